@@ -1,0 +1,91 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { type FastifyError, type FastifyServerOptions } from 'fastify'
+import { randomUUID } from 'node:crypto'
+import { STATUS_CODES } from 'node:http'
+import type { Config } from './config.js'
+import databasePlugin from './plugins/database.js'
+import elasticsearchPlugin from './plugins/elasticsearch.js'
+import swaggerPlugin from './plugins/swagger.js'
+import healthRoutes from './routes/health.js'
+import mintRoutes from './routes/mint.js'
+import { ErrorResponse } from './routes/schemas.js'
+import { DependencyUnavailableError } from './services/errors.js'
+import { createIdentifierStore } from './services/identifier-store/store.js'
+import { createMinter } from './services/minter.js'
+import { createWorkStore } from './services/work-store.js'
+import { loggerOptions } from './logger.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+  }
+}
+
+export interface BuildOptions {
+  /** Where log lines go (tests read them); standard output when omitted. */
+  logStream?: NodeJS.WritableStream
+}
+
+/** A correlation id a caller may send in x-request-id: short and printable, or we make our own. */
+const REQUEST_ID = /^[\w.:-]{1,128}$/
+
+/** The one place the application is composed: plugins, then routes, then the error handlers. */
+export async function buildApp(config: Config, options: BuildOptions = {}) {
+  const fastifyOptions: FastifyServerOptions = {
+    logger: { ...loggerOptions(config), ...(options.logStream ? { stream: options.logStream } : {}) },
+    genReqId: (request) => {
+      const given = request.headers['x-request-id']
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
+    },
+    // Validation must not coerce: 123 is not a source identifier, and "true" is not a jobId's absence.
+    ajv: { customOptions: { coerceTypes: false } },
+  }
+  const app = Fastify(fastifyOptions).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.decorate('config', config)
+  await app.register(databasePlugin, config)
+  await app.register(elasticsearchPlugin, config)
+  await app.register(swaggerPlugin)
+  app.addSchema(ErrorResponse)
+
+  const works = createWorkStore({
+    source: app.elasticsearch.source,
+    target: app.elasticsearch.target,
+    sourceIndex: config.es_source_index,
+    targetIndex: config.es_identified_index,
+  })
+  const identifiers = createIdentifierStore({
+    primary: app.database.primary,
+    replica: app.database.replica,
+    ready: app.database.ready,
+  })
+  await app.register(mintRoutes, { minter: createMinter({ identifiers, works }) })
+  await app.register(healthRoutes, { dependencies: { database: app.database, works } })
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof DependencyUnavailableError) {
+      request.log.warn({ err: error, dependency: error.dependency }, 'dependency unavailable')
+      return reply.code(503).send({ statusCode: 503, error: STATUS_CODES[503], message: error.message })
+    }
+    const statusCode = error.statusCode ?? 500
+    if (statusCode >= 400 && statusCode < 500) {
+      return reply.code(statusCode).send({ statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message: error.message })
+    }
+    request.log.error({ err: error }, 'request failed')
+    return reply.code(500).send({ statusCode: 500, error: STATUS_CODES[500], message: 'Internal Server Error' })
+  })
+
+  app.setNotFoundHandler((request, reply) => {
+    return reply
+      .code(404)
+      .send({ statusCode: 404, error: STATUS_CODES[404], message: `Route ${request.method} ${request.url} not found` })
+  })
+
+  return app
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>

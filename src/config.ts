@@ -1,0 +1,94 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+
+const NonEmpty = (description: string) => Type.String({ minLength: 1, description })
+const Port = (fallback: number, description: string) =>
+  Type.Integer({ minimum: 1, maximum: 65535, default: fallback, description })
+const Protocol = (description: string) =>
+  Type.Union([Type.Literal('http'), Type.Literal('https')], { default: 'https', description })
+const Secret = (description: string) => Type.Optional(Type.String({ minLength: 1, description, secret: true }))
+
+/**
+ * The whole configuration, read from the environment. Lower-case names are the ones
+ * the existing pipeline's deployment already sets; upper-case names are this service's own.
+ */
+export const ConfigSchema = Type.Object({
+  cluster_url: NonEmpty('MySQL primary host: every write and the migration run here.'),
+  cluster_url_readonly: Type.Optional(NonEmpty('MySQL read replica host for look-ups; the primary when unset.')),
+  db_port: Port(3306, 'MySQL port.'),
+  db_username: NonEmpty('MySQL user.'),
+  db_password: Type.String({ default: '', description: 'MySQL password.', secret: true }),
+  max_connections: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'Connection pool size (per pool).' }),
+  IDENTIFIERS_DATABASE: Type.String({
+    pattern: '^[A-Za-z0-9_]{1,64}$',
+    default: 'identifiers',
+    description: 'Database (schema) that holds the identifier tables.',
+  }),
+  APPLY_MIGRATIONS: Type.Boolean({
+    default: false,
+    description: 'Create the database if missing and apply migrations at start-up.',
+  }),
+
+  es_upstream_host: NonEmpty('Elasticsearch host holding the source works.'),
+  es_upstream_port: Port(9200, 'Port of the source Elasticsearch.'),
+  es_upstream_protocol: Protocol('http or https for the source Elasticsearch.'),
+  es_apikey: Secret('API key for the source Elasticsearch.'),
+  es_source_index: NonEmpty('Index the source works are read from.'),
+
+  es_downstream_host: NonEmpty('Elasticsearch host the identified works are written to.'),
+  es_downstream_port: Port(9200, 'Port of the target Elasticsearch.'),
+  es_downstream_protocol: Protocol('http or https for the target Elasticsearch.'),
+  es_downstream_apikey: Secret('API key for the target Elasticsearch.'),
+  es_downstream_username: Type.Optional(NonEmpty('User for the target Elasticsearch (with es_downstream_password).')),
+  es_downstream_password: Secret('Password for the target Elasticsearch.'),
+  es_identified_index: NonEmpty('Index the identified works are written to.'),
+
+  metrics_namespace: Type.String({ minLength: 1, default: 'id-minter', description: 'CloudWatch metrics namespace.' }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
+    { default: 'info', description: 'pino log level (case-insensitive).' },
+  ),
+  PORT: Port(8080, 'HTTP port of the server.'),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address the server listens on.' }),
+})
+
+export type Config = Static<typeof ConfigSchema>
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+const properties = ConfigSchema.properties as Record<string, TSchema>
+
+function isSecret(name: string): boolean {
+  const schema = properties[name]
+  return schema?.secret === true || schema?.anyOf?.some((s: TSchema) => s.secret === true) === true
+}
+
+/** The variable names whose values must never reach a log line. */
+export const secretNames = Object.keys(properties).filter(isSecret)
+
+/**
+ * Reads and validates the configuration; the first problem is thrown as one line naming the variable.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, unknown> = {}
+  for (const name of Object.keys(properties)) {
+    const value = env[name]
+    // An empty variable means "not set": deployment templates often render unset values as "".
+    if (value !== undefined && value !== '') raw[name] = name === 'LOG_LEVEL' ? value.toLowerCase() : value
+  }
+  const candidate = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, raw)) as Record<string, unknown>
+  const error = Value.Errors(ConfigSchema, candidate).First()
+  if (error) {
+    const name = error.path.replace(/^\//, '').split('/')[0] ?? error.path
+    if (raw[name] === undefined) throw new ConfigError(`Invalid configuration: ${name} is required but not set`)
+    const shown = isSecret(name) ? '(value hidden)' : JSON.stringify(raw[name])
+    throw new ConfigError(`Invalid configuration: ${name}=${shown}: ${error.message.toLowerCase()}`)
+  }
+  const config = candidate as Config
+  if (config.es_downstream_password !== undefined && config.es_downstream_username === undefined) {
+    throw new ConfigError('Invalid configuration: es_downstream_username is required when es_downstream_password is set')
+  }
+  return config
+}

@@ -1,0 +1,57 @@
+import awsLambdaFastify from '@fastify/aws-lambda'
+import type { Context } from 'aws-lambda'
+import { buildApp } from './app.js'
+import { loadConfig } from './config.js'
+import { DependencyUnavailableError } from './services/errors.js'
+import type { MintResult } from './services/minter.js'
+
+/** A Step Functions task sends the mint request itself as the event. */
+interface DirectInvocation {
+  sourceIdentifiers?: unknown
+  jobId?: unknown
+  [field: string]: unknown
+}
+
+/** Thrown for anything other than bad input or an unavailable dependency; Step Functions sees its name. */
+export class MintingError extends Error {
+  override name = 'MintingError'
+}
+
+// Initialised once per container, outside the handler, and reused by every invocation.
+const app = await buildApp(loadConfig())
+const proxy = awsLambdaFastify(app)
+await app.ready()
+
+function isHttpEvent(event: unknown): boolean {
+  if (typeof event !== 'object' || event === null) return false
+  const e = event as Record<string, unknown>
+  // API Gateway REST (httpMethod), HTTP API and Function URLs (requestContext.http / routeKey), ALB (requestContext.elb).
+  return typeof e.httpMethod === 'string' || (typeof e.requestContext === 'object' && e.requestContext !== null)
+}
+
+export async function handler(event: unknown, context: Context): Promise<unknown> {
+  if (isHttpEvent(event)) return proxy(event, context)
+  return invokeMint(event as DirectInvocation, context)
+}
+
+async function invokeMint(event: DirectInvocation, context: Context): Promise<MintResult> {
+  const jobId = typeof event?.jobId === 'string' ? event.jobId : undefined
+  const response = await app.inject({
+    method: 'POST',
+    url: '/mint',
+    headers: { 'content-type': 'application/json', 'x-request-id': context?.awsRequestId ?? '' },
+    payload: JSON.stringify(event ?? null),
+  })
+  const body = response.json() as MintResult & { message?: string }
+  if (response.statusCode === 200) return body
+  if (response.statusCode >= 400 && response.statusCode < 500) {
+    // Bad input is answered, not thrown, so the state machine can route it like any failure.
+    return {
+      successes: [],
+      failures: [{ sourceIdentifier: '', error: `Invalid input: ${body.message ?? `status ${response.statusCode}`}` }],
+      ...(jobId !== undefined ? { jobId } : {}),
+    }
+  }
+  if (response.statusCode === 503) throw new DependencyUnavailableError(undefined, body.message ?? 'Service unavailable')
+  throw new MintingError(body.message ?? `Minting failed with status ${response.statusCode}`)
+}

@@ -1,0 +1,35 @@
+import fp from 'fastify-plugin'
+import type { Config } from '../config.js'
+import { openDatabase } from '../services/identifier-store/database.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    database: ReturnType<typeof openDatabase>
+  }
+}
+
+/** The MySQL pools (primary, and a read replica when configured), ended when the app closes. */
+export default fp(
+  async (app, config: Config) => {
+    const database = openDatabase({
+      host: config.cluster_url,
+      replicaHost: config.cluster_url_readonly,
+      port: config.db_port,
+      user: config.db_username,
+      password: config.db_password,
+      database: config.IDENTIFIERS_DATABASE,
+      connectionLimit: config.max_connections,
+      applyMigrations: config.APPLY_MIGRATIONS,
+    })
+    app.decorate('database', database)
+    if (database.ready) {
+      // Start migrating now, but never block or crash start-up on it: a database that is down
+      // shows in /health, and the first request that needs it tries again.
+      database.ready().catch((error: unknown) => app.log.error({ err: error }, 'migrations not applied yet'))
+    }
+    app.addHook('onClose', async () => {
+      await database.close()
+    })
+  },
+  { name: 'database' },
+)

@@ -1,0 +1,37 @@
+import { Client, type ClientOptions } from '@elastic/elasticsearch'
+import fp from 'fastify-plugin'
+import type { Config } from '../config.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    elasticsearch: { source: Client; target: Client }
+  }
+}
+
+const common: ClientOptions = { requestTimeout: 20_000, maxRetries: 2, compression: false }
+
+/** One client for the source works and one for the identified works, closed with the app. */
+export default fp(
+  async (app, config: Config) => {
+    const source = new Client({
+      ...common,
+      node: `${config.es_upstream_protocol}://${config.es_upstream_host}:${config.es_upstream_port}`,
+      ...(config.es_apikey ? { auth: { apiKey: config.es_apikey } } : {}),
+    })
+    const targetAuth = config.es_downstream_apikey
+      ? { apiKey: config.es_downstream_apikey }
+      : config.es_downstream_username
+        ? { username: config.es_downstream_username, password: config.es_downstream_password ?? '' }
+        : undefined
+    const target = new Client({
+      ...common,
+      node: `${config.es_downstream_protocol}://${config.es_downstream_host}:${config.es_downstream_port}`,
+      ...(targetAuth ? { auth: targetAuth } : {}),
+    })
+    app.decorate('elasticsearch', { source, target })
+    app.addHook('onClose', async () => {
+      await Promise.all([source.close(), target.close()])
+    })
+  },
+  { name: 'elasticsearch' },
+)

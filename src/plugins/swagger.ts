@@ -1,0 +1,29 @@
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import fp from 'fastify-plugin'
+
+// The API's version: bump it when the contract of a route changes.
+const API_VERSION = '1.0.0'
+const DESCRIPTION =
+  'Gives every source identifier (ontology type, identifier type, value) one short, stable canonical ID, ' +
+  'and writes each work to the identified index with canonical IDs embedded at every depth.'
+
+/** The OpenAPI document, generated from the route schemas, and the Swagger UI at /documentation. */
+export default fp(
+  async (app) => {
+    await app.register(swagger, {
+      // Shared schemas appear under their own names ("ErrorResponse"), not def-0.
+      refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+      openapi: {
+        openapi: '3.0.3',
+        info: { title: 'id-minter', version: API_VERSION, description: DESCRIPTION },
+        tags: [
+          { name: 'minting', description: 'Give source identifiers canonical IDs and write identified works' },
+          { name: 'operations', description: 'Health of the service and its dependencies' },
+        ],
+      },
+    })
+    await app.register(swaggerUi, { routePrefix: '/documentation' })
+  },
+  { name: 'swagger' },
+)

@@ -1,0 +1,96 @@
+import { Type, type FastifyPluginAsyncTypebox, type Static } from '@fastify/type-provider-typebox'
+import type { Minter } from '../services/minter.js'
+import { errorResponse } from './schemas.js'
+
+export const MAX_SOURCE_IDENTIFIERS = 100
+
+export const MintRequestBody = Type.Object(
+  {
+    sourceIdentifiers: Type.Array(
+      Type.String({
+        minLength: 1,
+        // At least one character that is not whitespace; surrounding whitespace is trimmed.
+        pattern: '\\S',
+        description: 'The id of a work in the source index; surrounding whitespace is trimmed.',
+        examples: ['sierra-123456'],
+      }),
+      {
+        minItems: 1,
+        maxItems: MAX_SOURCE_IDENTIFIERS,
+        description: `The works to identify: 1 to ${MAX_SOURCE_IDENTIFIERS} source index ids. Repeats are minted once.`,
+        examples: [['sierra-123456', 'miro-789012', 'calm-uuid-here']],
+      },
+    ),
+    jobId: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'Your identifier for this batch, echoed in the response and the logs.',
+        examples: ['optional-job-identifier'],
+      }),
+    ),
+  },
+  {
+    description: 'The works to mint canonical IDs for. Unknown fields are ignored.',
+    examples: [{ sourceIdentifiers: ['sierra-123456', 'miro-789012', 'calm-uuid-here'], jobId: 'optional-job-identifier' }],
+  },
+)
+
+export const MintResponseBody = Type.Object(
+  {
+    successes: Type.Array(Type.String(), {
+      description: 'The identifiers whose works were identified and indexed, in request order.',
+      examples: [['sierra-123456', 'miro-789012']],
+    }),
+    failures: Type.Array(
+      Type.Object({
+        sourceIdentifier: Type.String({ description: 'The identifier that failed.', examples: ['calm-uuid-here'] }),
+        error: Type.String({
+          description: 'Starts "Failed to mint ID for <id>", then says why.',
+          examples: ['Failed to mint ID for calm-uuid-here: not found in works-source'],
+        }),
+      }),
+      { description: 'The identifiers that could not be minted, in request order: retrying them alone gives the same answer.' },
+    ),
+    jobId: Type.Optional(Type.String({ description: 'The request jobId, when one was given.', examples: ['optional-job-identifier'] })),
+  },
+  {
+    description: 'Every distinct requested identifier appears once, in successes or in failures.',
+    examples: [
+      {
+        successes: ['sierra-123456', 'miro-789012'],
+        failures: [{ sourceIdentifier: 'calm-uuid-here', error: 'Failed to mint ID for calm-uuid-here: not found in works-source' }],
+        jobId: 'optional-job-identifier',
+      },
+    ],
+  },
+)
+
+export type MintRequestBody = Static<typeof MintRequestBody>
+export type MintResponseBody = Static<typeof MintResponseBody>
+
+const routes: FastifyPluginAsyncTypebox<{ minter: Minter }> = async (app, { minter }) => {
+  app.post(
+    '/mint',
+    {
+      schema: {
+        tags: ['minting'],
+        summary: 'Mint canonical IDs for works and index them',
+        description:
+          'Reads each work from the source index, gives every source identifier in it a canonical ID (minting new ones ' +
+          'as needed), embeds them and indexes the work into the identified index. A problem with one work fails only ' +
+          'that work; an unreachable database or Elasticsearch answers 503 so the caller retries the whole request.',
+        body: MintRequestBody,
+        response: {
+          200: { ...MintResponseBody, description: 'Each identifier succeeded or failed on its own.' },
+          400: { ...errorResponse, description: 'The body is not a valid mint request.' },
+          503: { ...errorResponse, description: 'The database or Elasticsearch is unavailable: retry later.' },
+        },
+      },
+    },
+    async (request) => {
+      return minter.mint(request.body)
+    },
+  )
+}
+
+export default routes

@@ -1,0 +1,174 @@
+import { and, eq, inArray, or, sql, type SQL } from 'drizzle-orm'
+import type { MySql2Database } from 'drizzle-orm/mysql2'
+import { generateCanonicalIds } from '../canonical-id.js'
+import { DependencyUnavailableError, describeError } from '../errors.js'
+import { compareKeys, keyOf, type IdentifierKey } from './keys.js'
+import { canonicalIds, identifiers } from './schema.js'
+
+/** MySQL caps nothing here, but the design does: no statement carries more than this many values. */
+export const CHUNK_SIZE = 1000
+const MAX_ATTEMPTS = 8
+
+// Errors after which the whole transaction can simply run again.
+const RETRYABLE = new Set([
+  'ER_LOCK_DEADLOCK', // two requests inserting overlapping identifiers
+  'ER_LOCK_WAIT_TIMEOUT',
+])
+
+export interface IdentifierStoreOptions {
+  primary: MySql2Database
+  /** Where look-ups go: a read replica, or the primary again. */
+  replica?: MySql2Database
+  /** Runs before the first statement until it has succeeded once (migrations at start-up). */
+  ready?: () => Promise<void>
+}
+
+export interface Assignment {
+  key: IdentifierKey
+  /** The canonical ID to give the key: an inherited one, or undefined to mint a new one. */
+  canonicalId?: string
+}
+
+export type IdentifierStore = ReturnType<typeof createIdentifierStore>
+
+export function createIdentifierStore({ primary, replica = primary, ready }: IdentifierStoreOptions) {
+  async function run<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      if (ready) await ready()
+      return await operation()
+    } catch (error) {
+      if (error instanceof DependencyUnavailableError) throw error
+      throw new DependencyUnavailableError('database', `Database unavailable: ${describeError(error)}`, { cause: error })
+    }
+  }
+
+  /** Finds the canonical IDs already given to these keys, keyed by keyOf(). */
+  async function lookup(keys: IdentifierKey[], from: 'replica' | 'primary' = 'replica'): Promise<Map<string, string>> {
+    const found = new Map<string, string>()
+    if (keys.length === 0) return found
+    const db = from === 'replica' ? replica : primary
+    return run(async () => {
+      for (const condition of lookupConditions(keys)) {
+        const rows = await db
+          .select({
+            ontologyType: identifiers.ontologyType,
+            sourceSystem: identifiers.sourceSystem,
+            sourceId: identifiers.sourceId,
+            canonicalId: identifiers.canonicalId,
+          })
+          .from(identifiers)
+          .where(condition)
+        for (const row of rows) found.set(keyOf(row), row.canonicalId)
+      }
+      return found
+    })
+  }
+
+  /**
+   * Stores mappings for keys that had none at look-up time, in one transaction: new canonical IDs
+   * are registered as assigned, then the mappings inserted. Where a concurrent request got there
+   * first, its mapping stands and ours is dropped, so every caller agrees on one canonical ID.
+   * Returns the canonical ID that each key now has.
+   */
+  async function assign(assignments: Assignment[]): Promise<Map<string, string>> {
+    if (assignments.length === 0) return new Map()
+    // One global order for the rows, so concurrent inserts take their locks in the same order.
+    const sorted = [...assignments].sort((a, b) => compareKeys(a.key, b.key))
+    return run(async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await assignOnce(sorted)
+        } catch (error) {
+          const code = (error as { code?: string }).code
+          const duplicateCandidate = code === 'ER_DUP_ENTRY' && /canonical_ids/i.test(String((error as Error).message))
+          if (attempt < MAX_ATTEMPTS && (RETRYABLE.has(code ?? '') || duplicateCandidate)) {
+            await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt))
+            continue
+          }
+          throw error
+        }
+      }
+    })
+  }
+
+  async function assignOnce(sorted: Assignment[]): Promise<Map<string, string>> {
+    const candidates = generateCanonicalIds(sorted.filter((a) => a.canonicalId === undefined).length)
+    let next = 0
+    const rows = sorted.map((a) => ({ ...a.key, canonicalId: a.canonicalId ?? (candidates[next++] as string) }))
+    return primary.transaction(async (tx) => {
+      for (const chunk of chunks(candidates)) {
+        await tx.insert(canonicalIds).values(chunk.map((canonicalId) => ({ canonicalId, status: 'assigned' as const })))
+      }
+      let inserted = 0
+      for (const chunk of chunks(rows)) {
+        // A no-op update on a duplicate key: the existing mapping is never changed, and with
+        // FOUND_ROWS off the affected-row count says how many of ours went in.
+        const [result] = await tx
+          .insert(identifiers)
+          .values(chunk)
+          .onDuplicateKeyUpdate({ set: { canonicalId: sql`${identifiers.canonicalId}` } })
+        inserted += result.affectedRows
+      }
+      const assigned = new Map(rows.map((row) => [keyOf(row), row.canonicalId]))
+      if (inserted === rows.length) return assigned
+
+      // Some keys were minted by a concurrent request between our look-up and our insert.
+      // A locking read sees its committed mapping whatever the isolation level.
+      for (const condition of lookupConditions(rows)) {
+        const existing = await tx
+          .select({
+            ontologyType: identifiers.ontologyType,
+            sourceSystem: identifiers.sourceSystem,
+            sourceId: identifiers.sourceId,
+            canonicalId: identifiers.canonicalId,
+          })
+          .from(identifiers)
+          .where(condition)
+          .for('update')
+        for (const row of existing) assigned.set(keyOf(row), row.canonicalId)
+      }
+      const used = new Set(assigned.values())
+      const unused = candidates.filter((id) => !used.has(id))
+      for (const chunk of chunks(unused)) await tx.delete(canonicalIds).where(inArray(canonicalIds.canonicalId, chunk))
+      return assigned
+    })
+  }
+
+  return { lookup, assign }
+}
+
+/** WHERE clauses for the keys, grouped by ontology type and system, at most CHUNK_SIZE values each. */
+function lookupConditions(keys: IdentifierKey[]): SQL[] {
+  const groups = new Map<string, { ontologyType: string; sourceSystem: string; sourceIds: string[] }>()
+  for (const key of keys) {
+    const groupKey = keyOf({ ontologyType: key.ontologyType, sourceSystem: key.sourceSystem, sourceId: '' })
+    let group = groups.get(groupKey)
+    if (!group) groups.set(groupKey, (group = { ontologyType: key.ontologyType, sourceSystem: key.sourceSystem, sourceIds: [] }))
+    group.sourceIds.push(key.sourceId)
+  }
+  const statements: SQL[][] = [[]]
+  let values = 0
+  for (const group of groups.values()) {
+    for (const sourceIds of chunks(group.sourceIds)) {
+      if (values + sourceIds.length > CHUNK_SIZE) {
+        statements.push([])
+        values = 0
+      }
+      values += sourceIds.length
+      statements[statements.length - 1]?.push(
+        and(
+          eq(identifiers.ontologyType, group.ontologyType),
+          eq(identifiers.sourceSystem, group.sourceSystem),
+          inArray(identifiers.sourceId, sourceIds),
+        ) as SQL,
+      )
+    }
+  }
+  return statements.map((conditions) => or(...conditions) as SQL)
+}
+
+function chunks<T>(items: T[]): T[][] {
+  const result: T[][] = []
+  for (let i = 0; i < items.length; i += CHUNK_SIZE) result.push(items.slice(i, i + CHUNK_SIZE))
+  return result
+}

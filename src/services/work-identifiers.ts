@@ -1,0 +1,140 @@
+import { limits } from './identifier-store/schema.js'
+import type { IdentifierKey } from './identifier-store/keys.js'
+
+/** Agents, places and the like are one kind of thing to the catalogue: they share canonical IDs. */
+const CONCEPT_TYPES = new Set(['Person', 'Organisation', 'Place', 'Agent', 'Meeting', 'Genre', 'Period'])
+
+type JsonObject = Record<string, unknown>
+
+export interface IdentifiableNode {
+  /** The object inside the work that receives `canonicalId`. */
+  node: JsonObject
+  key: IdentifierKey
+  predecessor?: IdentifierKey
+  path: string
+}
+
+export type WorkAnalysis =
+  | { ok: true; nodes: IdentifiableNode[]; root: IdentifiableNode }
+  | { ok: false; reason: string }
+
+interface Frame {
+  value: unknown
+  parent: Frame | undefined
+  step: string | number
+}
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function pathOf(frame: Frame | undefined): string {
+  const steps: string[] = []
+  for (let f = frame; f?.parent; f = f.parent) {
+    steps.push(
+      typeof f.step === 'number' ? `[${f.step}]` : /^[A-Za-z_$][\w$]*$/.test(f.step) ? `.${f.step}` : `[${JSON.stringify(f.step)}]`,
+    )
+  }
+  return `$${steps.reverse().join('')}`
+}
+
+class MalformedIdentifier extends Error {}
+
+function byteLength(text: string): number {
+  return Buffer.byteLength(text, 'utf8')
+}
+
+function requireText(value: unknown, field: string, maxBytes: number): string {
+  if (typeof value !== 'string' || value.length === 0) throw new MalformedIdentifier(`${field} must be a non-empty string`)
+  // A lone surrogate cannot be stored as UTF-8 without changing it into another identifier.
+  if (!value.isWellFormed()) throw new MalformedIdentifier(`${field} is not well-formed Unicode`)
+  if (byteLength(value) > maxBytes) throw new MalformedIdentifier(`${field} is longer than ${maxBytes} bytes`)
+  return value
+}
+
+/** Turns a sourceIdentifier object into the key it is stored under. */
+export function identifierKey(value: unknown): IdentifierKey {
+  if (!isObject(value)) throw new MalformedIdentifier('must be an object')
+  const identifierType = value.identifierType
+  if (!isObject(identifierType)) throw new MalformedIdentifier('identifierType must be an object')
+  const ontologyType = requireText(value.ontologyType, 'ontologyType', limits.ontologyType)
+  return {
+    ontologyType: CONCEPT_TYPES.has(ontologyType) ? 'Concept' : ontologyType,
+    sourceSystem: requireText(identifierType.id, 'identifierType.id', limits.sourceSystem),
+    sourceId: requireText(value.value, 'value', limits.sourceId),
+  }
+}
+
+/**
+ * Finds every object in a work that carries a `sourceIdentifier` (the root included), at any depth.
+ * The walk keeps its own stack, so a deeply nested document cannot overflow the call stack.
+ */
+export function findIdentifiableNodes(work: unknown): WorkAnalysis {
+  if (!isObject(work)) return { ok: false, reason: 'the source document is not a JSON object' }
+  const nodes: IdentifiableNode[] = []
+  const stack: Frame[] = [{ value: work, parent: undefined, step: '' }]
+  while (stack.length > 0) {
+    const frame = stack.pop() as Frame
+    const value = frame.value
+    if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) {
+        if (typeof value[i] === 'object' && value[i] !== null) stack.push({ value: value[i], parent: frame, step: i })
+      }
+      continue
+    }
+    const object = value as JsonObject
+    const hasIdentifier = Object.hasOwn(object, 'sourceIdentifier')
+    if (hasIdentifier) {
+      const node = parseNode(object, frame)
+      if ('reason' in node) return { ok: false, reason: node.reason }
+      nodes.push(node)
+    }
+    const keys = Object.keys(object)
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const key = keys[i] as string
+      // The identifiers themselves are data about the node, not content to look inside.
+      if (hasIdentifier && (key === 'sourceIdentifier' || key === 'predecessorIdentifier')) continue
+      const child = object[key]
+      if (typeof child === 'object' && child !== null) stack.push({ value: child, parent: frame, step: key })
+    }
+  }
+  const rootObject = Object.hasOwn(work, 'state') ? work.state : work
+  const root = nodes.find((n) => n.node === rootObject)
+  if (!root) {
+    const where = Object.hasOwn(work, 'state') ? 'state.sourceIdentifier' : 'sourceIdentifier'
+    return { ok: false, reason: `the work has no root identifier (${where})` }
+  }
+  return { ok: true, nodes, root }
+}
+
+function parseNode(object: JsonObject, frame: Frame): IdentifiableNode | { reason: string } {
+  const path = pathOf(frame)
+  let field = 'sourceIdentifier'
+  try {
+    const key = identifierKey(object.sourceIdentifier)
+    const predecessorValue = object.predecessorIdentifier
+    field = 'predecessorIdentifier'
+    const predecessor = predecessorValue === undefined || predecessorValue === null ? undefined : identifierKey(predecessorValue)
+    return predecessor ? { node: object, key, predecessor, path } : { node: object, key, path }
+  } catch (error) {
+    if (!(error instanceof MalformedIdentifier)) throw error
+    return { reason: `malformed ${field} at ${path}.${field}: ${error.message}` }
+  }
+}
+
+/**
+ * Writes each node's canonical ID into it and promotes its type: `identifiedType` when given,
+ * otherwise Identifiable becomes Identified. Nothing else in the work changes.
+ */
+export function embedCanonicalIds(nodes: IdentifiableNode[], canonicalIdOf: (node: IdentifiableNode) => string): void {
+  for (const entry of nodes) {
+    const node = entry.node
+    node.canonicalId = canonicalIdOf(entry)
+    if (typeof node.identifiedType === 'string') {
+      node.type = node.identifiedType
+      delete node.identifiedType
+    } else if (node.type === 'Identifiable') {
+      node.type = 'Identified'
+    }
+  }
+}

@@ -1,0 +1,85 @@
+import { errors, type Client } from '@elastic/elasticsearch'
+import { DependencyUnavailableError, describeError } from './errors.js'
+
+export interface WorkStoreOptions {
+  source: Client
+  target: Client
+  sourceIndex: string
+  targetIndex: string
+}
+
+export type FetchedWork = { found: true; work: unknown } | { found: false; reason: string }
+
+export type WorkStore = ReturnType<typeof createWorkStore>
+
+/** Reads source works and writes identified ones; anything that stops Elasticsearch answering is a 503. */
+export function createWorkStore({ source, target, sourceIndex, targetIndex }: WorkStoreOptions) {
+  /** Fetches the works by id in one round trip. */
+  async function fetch(ids: string[]): Promise<Map<string, FetchedWork>> {
+    const response = await unavailableOnFailure(`reading ${sourceIndex}`, () =>
+      source.mget<unknown>({ index: sourceIndex, ids }),
+    )
+    const works = new Map<string, FetchedWork>()
+    for (const doc of response.docs) {
+      if ('error' in doc) {
+        // A missing index is the deployment's problem, not the work's: callers should retry later.
+        if (doc.error.type === 'index_not_found_exception') {
+          throw new DependencyUnavailableError('elasticsearch', `Source index ${sourceIndex} does not exist`)
+        }
+        works.set(doc._id, { found: false, reason: `${sourceIndex} could not return it: ${doc.error.reason ?? doc.error.type}` })
+      } else if (doc.found) {
+        works.set(doc._id, { found: true, work: doc._source })
+      } else {
+        works.set(doc._id, { found: false, reason: `not found in ${sourceIndex}` })
+      }
+    }
+    return works
+  }
+
+  /**
+   * Indexes identified works in one bulk call. Returns, per rejected document id, Elasticsearch's reason.
+   */
+  async function index(documents: Array<{ id: string; document: unknown }>): Promise<Map<string, string>> {
+    const rejected = new Map<string, string>()
+    if (documents.length === 0) return rejected
+    const operations: unknown[] = []
+    for (const { id, document } of documents) operations.push({ index: { _index: targetIndex, _id: id } }, document)
+    const response = await unavailableOnFailure(`writing ${targetIndex}`, () =>
+      target.bulk({ operations, filter_path: 'errors,items.*._id,items.*.error' }),
+    )
+    if (!response.errors) return rejected
+    for (const item of response.items) {
+      const result = item.index
+      if (result?.error && result._id) {
+        if (result.error.type === 'index_not_found_exception' || result.error.type === 'es_rejected_execution_exception') {
+          throw new DependencyUnavailableError('elasticsearch', `Elasticsearch could not write to ${targetIndex}: ${result.error.reason}`)
+        }
+        rejected.set(result._id, `${result.error.type}: ${result.error.reason ?? 'no reason given'}`)
+      }
+    }
+    return rejected
+  }
+
+  /** True when the index exists and answers; throws with the reason otherwise. */
+  async function ping(which: 'source' | 'target', timeoutMs: number): Promise<void> {
+    const [client, name] = which === 'source' ? [source, sourceIndex] : [target, targetIndex]
+    const exists = await client.indices.exists({ index: name }, { requestTimeout: timeoutMs, maxRetries: 0 })
+    if (!exists) throw new Error(`index ${name} does not exist`)
+  }
+
+  return { fetch, index, ping, sourceIndex, targetIndex }
+}
+
+async function unavailableOnFailure<T>(what: string, operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation()
+  } catch (error) {
+    if (error instanceof DependencyUnavailableError) throw error
+    if (error instanceof errors.ResponseError && error.statusCode === 404) {
+      throw new DependencyUnavailableError('elasticsearch', `Elasticsearch ${what}: index not found`, { cause: error })
+    }
+    throw new DependencyUnavailableError('elasticsearch', `Elasticsearch unavailable ${what}: ${describeError(error)}`, {
+      cause: error,
+    })
+  }
+}
