@@ -48,24 +48,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   await app.register(swaggerPlugin)
   app.addSchema(ErrorResponse)
 
-  const works = createWorkStore({
-    source: app.elasticsearch.source,
-    target: app.elasticsearch.target,
-    sourceIndex: config.es_source_index,
-    targetIndex: config.es_identified_index,
-  })
-  const identifiers = createIdentifierStore({
-    primary: app.database.primary,
-    replica: app.database.replica,
-    ready: app.database.ready,
-  })
-  await app.register(mintRoutes, { minter: createMinter({ identifiers, works }) })
-  await app.register(healthRoutes, { dependencies: { database: app.database, works } })
-
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
 
+  // Handlers first: routes registered after them inherit them.
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof DependencyUnavailableError) {
       request.log.warn({ err: error, dependency: error.dependency }, 'dependency unavailable')
@@ -84,6 +71,20 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
       .code(404)
       .send({ statusCode: 404, error: STATUS_CODES[404], message: `Route ${request.method} ${request.url} not found` })
   })
+
+  const works = createWorkStore({
+    source: app.elasticsearch.source,
+    target: app.elasticsearch.target,
+    sourceIndex: config.es_source_index,
+    targetIndex: config.es_identified_index,
+  })
+  const identifiers = createIdentifierStore({
+    primary: app.database.primary,
+    replica: app.database.replica,
+    ready: app.database.ready,
+  })
+  await app.register(mintRoutes, { minter: createMinter({ identifiers, works }) })
+  await app.register(healthRoutes, { dependencies: { database: app.database, works } })
 
   return app
 }

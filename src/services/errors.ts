@@ -12,7 +12,15 @@ export class DependencyUnavailableError extends Error {
   }
 }
 
+/** The innermost cause: drizzle wraps driver errors in its own, which repeat the whole query. */
+export function rootCause(error: unknown): unknown {
+  let current = error
+  for (let depth = 0; depth < 10 && current instanceof Error && current.cause !== undefined; depth++) current = current.cause
+  return current
+}
+
 export function describeError(error: unknown): string {
+  error = rootCause(error)
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code
     return typeof code === 'string' && !error.message.includes(code) ? `${code}: ${error.message}` : error.message

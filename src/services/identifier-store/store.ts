@@ -1,7 +1,7 @@
 import { and, eq, inArray, or, sql, type SQL } from 'drizzle-orm'
 import type { MySql2Database } from 'drizzle-orm/mysql2'
 import { generateCanonicalIds } from '../canonical-id.js'
-import { DependencyUnavailableError, describeError } from '../errors.js'
+import { DependencyUnavailableError, describeError, rootCause } from '../errors.js'
 import { compareKeys, keyOf, type IdentifierKey } from './keys.js'
 import { canonicalIds, identifiers } from './schema.js'
 
@@ -79,8 +79,10 @@ export function createIdentifierStore({ primary, replica = primary, ready }: Ide
         try {
           return await assignOnce(sorted)
         } catch (error) {
-          const code = (error as { code?: string }).code
-          const duplicateCandidate = code === 'ER_DUP_ENTRY' && /canonical_ids/i.test(String((error as Error).message))
+          const cause = rootCause(error) as { code?: string; message?: string }
+          const code = cause.code
+          // A freshly drawn ID that someone already holds: draw again (rare: 6e11 possible IDs).
+          const duplicateCandidate = code === 'ER_DUP_ENTRY' && /canonical_ids/i.test(String(cause.message))
           if (attempt < MAX_ATTEMPTS && (RETRYABLE.has(code ?? '') || duplicateCandidate)) {
             await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt))
             continue
