@@ -1,8 +1,10 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import helmet from '@fastify/helmet'
 import Fastify, { type FastifyError, type FastifyServerOptions } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
 import type { Config } from './config.js'
+import apiKeysPlugin from './plugins/api-keys.js'
 import databasePlugin from './plugins/database.js'
 import elasticsearchPlugin from './plugins/elasticsearch.js'
 import swaggerPlugin from './plugins/swagger.js'
@@ -37,6 +39,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
       const given = request.headers['x-request-id']
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
     },
+    // Mint requests are small (100 identifiers); anything near this is not one.
+    bodyLimit: 1024 * 1024,
+    // A request that has not arrived whole within a minute is dropped (slow-client protection).
+    requestTimeout: 60_000,
     // Validation must not coerce: 123 is not a source identifier, and "true" is not a jobId's absence.
     ajv: { customOptions: { coerceTypes: false } },
   }
@@ -45,7 +51,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   app.decorate('config', config)
   await app.register(databasePlugin, config)
   await app.register(elasticsearchPlugin, config)
-  await app.register(swaggerPlugin)
+  await app.register(apiKeysPlugin, config)
+  // Security headers on every response; the Swagger UI pages set their own content policy.
+  await app.register(helmet, { contentSecurityPolicy: { directives: { 'upgrade-insecure-requests': null } } })
+  await app.register(swaggerPlugin, { ui: config.SWAGGER_UI })
   app.addSchema(ErrorResponse)
 
   app.addHook('onSend', async (request, reply) => {

@@ -49,6 +49,20 @@ export const ConfigSchema = Type.Object({
     { default: 'info', description: 'pino log level (case-insensitive).' },
   ),
   PORT: Port(8080, 'HTTP port of the server.'),
+  API_KEYS: Type.Optional(
+    Type.String({
+      minLength: 1,
+      secret: true,
+      description: 'Comma-separated API keys accepted on POST /mint (x-api-key header or Bearer token). Unset with API_KEY_HASHES: no key needed.',
+    }),
+  ),
+  API_KEY_HASHES: Type.Optional(
+    Type.String({
+      pattern: '^[0-9a-fA-F]{64}(,[0-9a-fA-F]{64})*$',
+      description: 'Comma-separated SHA-256 hex digests of accepted API keys (`npm run api-key` makes a key and its hash).',
+    }),
+  ),
+  SWAGGER_UI: Type.Boolean({ default: true, description: 'Serve the Swagger UI at /documentation; false in production if you prefer.' }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address the server listens on.' }),
 })
 

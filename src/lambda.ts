@@ -17,8 +17,9 @@ export class MintingError extends Error {
   override name = 'MintingError'
 }
 
-// Initialised once per container, outside the handler, and reused by every invocation.
-const app = await buildApp(loadConfig())
+// Initialised once per container, outside the handler, and reused by every invocation. Callers
+// of the Lambda are authorised by IAM, so the HTTP API keys do not apply here.
+export const app = await buildApp({ ...loadConfig(), API_KEYS: undefined, API_KEY_HASHES: undefined })
 const proxy = awsLambdaFastify(app)
 await app.ready()
 

@@ -10,7 +10,7 @@ const DESCRIPTION =
 
 /** The OpenAPI document, generated from the route schemas, and the Swagger UI at /documentation. */
 export default fp(
-  async (app) => {
+  async (app, options: { ui: boolean }) => {
     await app.register(swagger, {
       // Shared schemas appear under their own names ("ErrorResponse"), not def-0.
       refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
@@ -23,7 +23,14 @@ export default fp(
         ],
       },
     })
-    await app.register(swaggerUi, { routePrefix: '/documentation' })
+    if (!options.ui) return
+    await app.register(swaggerUi, {
+      routePrefix: '/documentation',
+      // The package's policy allows the UI's inline script by hash; without upgrade-insecure-requests
+      // the UI also works over plain http (a container reached by address, say).
+      staticCSP: true,
+      transformStaticCSP: (header) => header.replace(/\s*upgrade-insecure-requests;?/, ''),
+    })
   },
   { name: 'swagger' },
 )

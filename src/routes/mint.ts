@@ -72,6 +72,7 @@ const routes: FastifyPluginAsyncTypebox<{ minter: Minter }> = async (app, { mint
   app.post(
     '/mint',
     {
+      onRequest: app.requireApiKey,
       schema: {
         tags: ['minting'],
         summary: 'Mint canonical IDs for works and index them',
@@ -83,6 +84,9 @@ const routes: FastifyPluginAsyncTypebox<{ minter: Minter }> = async (app, { mint
         response: {
           200: { ...MintResponseBody, description: 'Each identifier succeeded or failed on its own.' },
           400: { ...errorResponse, description: 'The body is not a valid mint request.' },
+          401: { ...errorResponse, description: 'API keys are configured and none valid was presented.' },
+          413: { ...errorResponse, description: 'The body is larger than 1 MiB.' },
+          415: { ...errorResponse, description: 'The body is not application/json.' },
           503: { ...errorResponse, description: 'The database or Elasticsearch is unavailable: retry later.' },
         },
       },
