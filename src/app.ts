@@ -1,14 +1,16 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import helmet from '@fastify/helmet'
-import Fastify, { type FastifyError, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyError, type FastifyServerOptions } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
 import type { Config } from './config.js'
 import apiKeysPlugin from './plugins/api-keys.js'
 import databasePlugin from './plugins/database.js'
+import observabilityPlugin from './plugins/observability.js'
 import elasticsearchPlugin from './plugins/elasticsearch.js'
 import swaggerPlugin from './plugins/swagger.js'
 import healthRoutes from './routes/health.js'
+import metricsRoutes from './routes/metrics.js'
 import mintRoutes from './routes/mint.js'
 import { ErrorResponse } from './routes/schemas.js'
 import { DependencyUnavailableError } from './services/errors.js'
@@ -39,6 +41,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
       const given = request.headers['x-request-id']
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
     },
+    // observability logs one line per request instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
     // Mint requests are small (100 identifiers); anything near this is not one.
     bodyLimit: 1024 * 1024,
     // A request that has not arrived whole within a minute is dropped (slow-client protection).
@@ -51,6 +55,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   app.decorate('config', config)
   await app.register(databasePlugin, config)
   await app.register(elasticsearchPlugin, config)
+  await app.register(observabilityPlugin, config)
   await app.register(apiKeysPlugin, config)
   // Security headers on every response; the Swagger UI pages set their own content policy.
   await app.register(helmet, { contentSecurityPolicy: { directives: { 'upgrade-insecure-requests': null } } })
@@ -94,6 +99,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   })
   await app.register(mintRoutes, { minter: createMinter({ identifiers, works }) })
   await app.register(healthRoutes, { dependencies: { database: app.database, works } })
+  await app.register(metricsRoutes)
 
   return app
 }

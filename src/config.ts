@@ -62,6 +62,10 @@ export const ConfigSchema = Type.Object({
       description: 'Comma-separated SHA-256 hex digests of accepted API keys (`npm run api-key` makes a key and its hash).',
     }),
   ),
+  EMF_METRICS: Type.Boolean({
+    default: true,
+    description: 'Write the custom metrics to stdout in CloudWatch Embedded Metric Format (under metrics_namespace).',
+  }),
   SWAGGER_UI: Type.Boolean({ default: true, description: 'Serve the Swagger UI at /documentation; false in production if you prefer.' }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address the server listens on.' }),
 })

@@ -23,6 +23,7 @@ export function isolatedConfig(name: string, overrides: Record<string, string> =
     es_source_index: `t-source-${suffix.replace(/_/g, '-')}`,
     es_identified_index: `t-identified-${suffix.replace(/_/g, '-')}`,
     LOG_LEVEL: 'silent',
+    EMF_METRICS: 'false',
     ...overrides,
   })
 }

@@ -89,7 +89,8 @@ t.test('lambda handler throws DependencyUnavailableError by name when the databa
   // A second instance of the module (the query string makes it distinct), built with an unreachable database.
   process.env.db_port = '1'
   process.env.APPLY_MIGRATIONS = 'false'
-  const { handler, app } = await import('../src/lambda.js?database-down')
+  const specifier: string = '../src/lambda.js?database-down'
+  const { handler, app } = (await import(specifier)) as typeof import('../src/lambda.js')
   t.teardown(() => app.close())
   const es = await prepareStores(t, config)
   await seedSourceWorks(es, config.es_source_index, [makeWork({ value: 'b2' })])

@@ -92,7 +92,13 @@ const routes: FastifyPluginAsyncTypebox<{ minter: Minter }> = async (app, { mint
       },
     },
     async (request) => {
-      return minter.mint(request.body)
+      if (request.body.jobId !== undefined) request.log = request.log.child({ jobId: request.body.jobId })
+      const started = performance.now()
+      const result = await minter.mint(request.body)
+      const outcome = { successCount: result.successes.length, failureCount: result.failures.length }
+      request.mintOutcome = outcome
+      app.metrics.recordMint({ durationMs: performance.now() - started, batchSize: outcome.successCount + outcome.failureCount, ...outcome })
+      return result
     },
   )
 }

@@ -1,0 +1,94 @@
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics'
+import fp from 'fastify-plugin'
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client'
+import type { Config } from '../config.js'
+
+export interface MintMeasurement {
+  durationMs: number
+  batchSize: number
+  successCount: number
+  failureCount: number
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: {
+      /** Records one mint: CloudWatch EMF on stdout and the Prometheus registry. */
+      recordMint(measurement: MintMeasurement): void
+      registry: Registry
+    }
+  }
+  interface FastifyRequest {
+    /** Set by the mint route, so the request's log line says how it went. */
+    mintOutcome?: { successCount: number; failureCount: number }
+  }
+}
+
+/**
+ * One log line per request (duration and outcome, with the request's correlation id and any
+ * jobId), the spec's custom metrics as CloudWatch Embedded Metric Format, and Prometheus metrics.
+ */
+export default fp(
+  async (app, config: Config) => {
+    const emf = new Metrics({ namespace: config.metrics_namespace, serviceName: 'id-minter' })
+    const registry = new Registry()
+    collectDefaultMetrics({ register: registry })
+    const httpDuration = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration by route and status code.',
+      labelNames: ['method', 'route', 'status_code'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    })
+    const mintDuration = new Histogram({
+      name: 'id_minter_processing_time_seconds',
+      help: 'Time to process one mint request.',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    })
+    const batchSize = new Histogram({
+      name: 'id_minter_batch_size',
+      help: 'Distinct source identifiers per mint request.',
+      buckets: [1, 5, 10, 25, 50, 75, 100],
+      registers: [registry],
+    })
+    const identifiers = new Counter({
+      name: 'id_minter_identifiers_total',
+      help: 'Source identifiers processed, by outcome.',
+      labelNames: ['outcome'],
+      registers: [registry],
+    })
+
+    app.decorate('metrics', {
+      registry,
+      recordMint({ durationMs, batchSize: size, successCount, failureCount }: MintMeasurement) {
+        mintDuration.observe(durationMs / 1000)
+        batchSize.observe(size)
+        identifiers.inc({ outcome: 'success' }, successCount)
+        identifiers.inc({ outcome: 'failure' }, failureCount)
+        if (!config.EMF_METRICS) return
+        emf.addMetric('id_minter.processing_time', MetricUnit.Milliseconds, durationMs)
+        emf.addMetric('id_minter.batch_size', MetricUnit.Count, size)
+        emf.addMetric('id_minter.success_count', MetricUnit.Count, successCount)
+        emf.addMetric('id_minter.failure_count', MetricUnit.Count, failureCount)
+        emf.publishStoredMetrics()
+      },
+    })
+
+    app.addHook('onResponse', async (request, reply) => {
+      const route = request.routeOptions.url ?? 'unmatched'
+      httpDuration.observe({ method: request.method, route, status_code: reply.statusCode }, reply.elapsedTime / 1000)
+      request.log.info(
+        {
+          method: request.method,
+          url: request.url,
+          statusCode: reply.statusCode,
+          durationMs: Math.round(reply.elapsedTime * 10) / 10,
+          ...request.mintOutcome,
+        },
+        'request completed',
+      )
+    })
+  },
+  { name: 'observability' },
+)
