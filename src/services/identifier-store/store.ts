@@ -49,16 +49,7 @@ export function createIdentifierStore({ primary, replica = primary, ready }: Ide
     const db = from === 'replica' ? replica : primary
     return run(async () => {
       for (const condition of lookupConditions(keys)) {
-        const rows = await db
-          .select({
-            ontologyType: identifiers.ontologyType,
-            sourceSystem: identifiers.sourceSystem,
-            sourceId: identifiers.sourceId,
-            canonicalId: identifiers.canonicalId,
-          })
-          .from(identifiers)
-          .where(condition)
-        for (const row of rows) found.set(keyOf(row), row.canonicalId)
+        for (const row of await mappings(db, condition)) found.set(keyOf(row), row.canonicalId)
       }
       return found
     })
@@ -117,17 +108,7 @@ export function createIdentifierStore({ primary, replica = primary, ready }: Ide
       // Some keys were minted by a concurrent request between our look-up and our insert.
       // A locking read sees its committed mapping whatever the isolation level.
       for (const condition of lookupConditions(rows)) {
-        const existing = await tx
-          .select({
-            ontologyType: identifiers.ontologyType,
-            sourceSystem: identifiers.sourceSystem,
-            sourceId: identifiers.sourceId,
-            canonicalId: identifiers.canonicalId,
-          })
-          .from(identifiers)
-          .where(condition)
-          .for('update')
-        for (const row of existing) assigned.set(keyOf(row), row.canonicalId)
+        for (const row of await mappings(tx, condition).for('update')) assigned.set(keyOf(row), row.canonicalId)
       }
       const used = new Set(assigned.values())
       const unused = candidates.filter((id) => !used.has(id))
@@ -137,6 +118,19 @@ export function createIdentifierStore({ primary, replica = primary, ready }: Ide
   }
 
   return { lookup, assign }
+}
+
+/** The stored mappings matching a condition. */
+function mappings(db: Pick<MySql2Database, 'select'>, condition: SQL) {
+  return db
+    .select({
+      ontologyType: identifiers.ontologyType,
+      sourceSystem: identifiers.sourceSystem,
+      sourceId: identifiers.sourceId,
+      canonicalId: identifiers.canonicalId,
+    })
+    .from(identifiers)
+    .where(condition)
 }
 
 /** WHERE clauses for the keys, grouped by ontology type and system, at most CHUNK_SIZE values each. */
