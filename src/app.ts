@@ -12,7 +12,6 @@ import swaggerPlugin from './plugins/swagger.js'
 import healthRoutes from './routes/health.js'
 import metricsRoutes from './routes/metrics.js'
 import mintRoutes from './routes/mint.js'
-import { ErrorResponse } from './routes/schemas.js'
 import { DependencyUnavailableError } from './services/errors.js'
 import { createIdentifierStore } from './services/identifier-store/store.js'
 import { createMinter } from './services/minter.js'
@@ -60,7 +59,6 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   // Security headers on every response; the Swagger UI pages set their own content policy.
   await app.register(helmet, { contentSecurityPolicy: { directives: { 'upgrade-insecure-requests': null } } })
   await app.register(swaggerPlugin, { ui: config.SWAGGER_UI })
-  app.addSchema(ErrorResponse)
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)

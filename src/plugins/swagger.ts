@@ -4,6 +4,8 @@ import fp from 'fastify-plugin'
 
 // The API's version: bump it when the contract of a route changes.
 const API_VERSION = '1.0.0'
+/** CSP hash of the <style> inside the Swagger UI top bar's SVG logo (@fastify/swagger-ui 6.1.3). */
+const SWAGGER_LOGO_STYLE = "'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='"
 const DESCRIPTION =
   'Gives every source identifier (ontology type, identifier type, value) one short, stable canonical ID, ' +
   'and writes each work to the identified index with canonical IDs embedded at every depth.'
@@ -29,7 +31,11 @@ export default fp(
       // The package's policy allows the UI's inline script by hash; without upgrade-insecure-requests
       // the UI also works over plain http (a container reached by address, say).
       staticCSP: true,
-      transformStaticCSP: (header) => header.replace(/\s*upgrade-insecure-requests;?/, ''),
+      // The logo's inline <style> is allowed by its hash only, not by 'unsafe-inline'.
+      transformStaticCSP: (header) =>
+        header
+          .replace(/\s*upgrade-insecure-requests;?/, '')
+          .replace(/style-src ([^;]*)/, (_all, sources: string) => `style-src ${sources.trim()} ${SWAGGER_LOGO_STYLE}`),
     })
   },
   { name: 'swagger' },

@@ -1,6 +1,8 @@
 import { drizzle, type MySql2Database } from 'drizzle-orm/mysql2'
 import { migrate } from 'drizzle-orm/mysql2/migrator'
 import mysql, { type Pool, type PoolOptions } from 'mysql2/promise'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export interface DatabaseOptions {
@@ -28,6 +30,11 @@ export type Database = ReturnType<typeof openDatabase>
 
 /** Opens the connection pools (lazily: nothing connects until the first statement). */
 export function openDatabase(options: DatabaseOptions) {
+  const migrationsFolder = options.migrationsFolder ?? defaultMigrationsFolder
+  // A deployment without its SQL files is a configuration error, not an outage to retry.
+  if (options.applyMigrations && !existsSync(join(migrationsFolder, 'meta', '_journal.json'))) {
+    throw new Error(`APPLY_MIGRATIONS is set but ${migrationsFolder} holds no migrations (set MIGRATIONS_FOLDER)`)
+  }
   const base: PoolOptions = {
     port: options.port,
     user: options.user,
@@ -69,7 +76,7 @@ export function openDatabase(options: DatabaseOptions) {
       await admin.query(`CREATE DATABASE IF NOT EXISTS \`${options.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`)
       // Cold starts race each other; the named lock lets one migrate while the others wait.
       await admin.query('SELECT GET_LOCK(?, 60)', [`id-minter-migrations:${options.database}`])
-      await migrate(primary, { migrationsFolder: options.migrationsFolder ?? defaultMigrationsFolder })
+      await migrate(primary, { migrationsFolder })
     } finally {
       await admin.end().catch(() => {})
     }

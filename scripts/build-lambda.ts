@@ -1,0 +1,260 @@
+// `npm run build:lambda`: src/lambda.ts as one ES module for the Lambda Node.js 20 runtime
+// (handler index.handler), with the SQL migrations and the Swagger UI assets next to it,
+// zipped ready for upload.
+//
+//   dist/lambda/index.mjs              the bundle (every dependency inside; no node_modules)
+//   dist/lambda/migrations/            applied at start-up when APPLY_MIGRATIONS=true
+//   dist/lambda/swagger-ui/static/     what /documentation serves
+//   dist/id-minter-lambda.zip          dist/lambda's contents at the root of the archive
+//
+// Flags: --sourcemap (adds index.mjs.map; run with NODE_OPTIONS=--enable-source-maps),
+//        --no-zip (the Docker build copies dist/lambda instead), --out-dir DIR, --zip FILE.
+import { build, type Plugin } from 'esbuild'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join, relative, resolve, sep } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { deflateRawSync } from 'node:zlib'
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+
+export interface BuildLambdaOptions {
+  /** Where the bundle and its files go; dist/lambda by default. */
+  outDir?: string
+  /** The archive to write, or false for none; dist/id-minter-lambda.zip by default. */
+  zipFile?: string | false
+  /** How to zip: the `zip` command when installed (auto), or the built-in writer (node). */
+  zipWith?: 'auto' | 'node'
+  sourcemap?: boolean
+  /** Print sizes (the CLI does). */
+  log?: (line: string) => void
+}
+
+export interface BuildLambdaResult {
+  outDir: string
+  bundleFile: string
+  bundleBytes: number
+  zipFile?: string
+  zipBytes?: number
+  zippedWith?: 'zip' | 'node'
+}
+
+// Runs before any bundled module. Node builtins stay imports, everything else is inside, so
+// the names below cannot clash with anything but each other.
+const banner = [
+  "import { createRequire as __idm_createRequire } from 'node:module';",
+  "import { fileURLToPath as __idm_fileURLToPath } from 'node:url';",
+  // CommonJS dependencies call require() for Node builtins; an ES module has none of its own.
+  'const require = __idm_createRequire(import.meta.url);',
+  'const __idm_bundleDir = __idm_fileURLToPath(new URL(".", import.meta.url));',
+  // The migrations ship next to the bundle; an explicit MIGRATIONS_FOLDER still wins.
+  "if (!process.env.MIGRATIONS_FOLDER) process.env.MIGRATIONS_FOLDER = __idm_fileURLToPath(new URL('./migrations', import.meta.url));",
+  // pino-pretty is a development dependency that src/logger.ts looks up with import.meta.resolve
+  // and loads through a worker thread, neither of which a single-file bundle can follow. Here it
+  // is "not installed", so logs stay JSON lines even on a terminal; other look-ups resolve as usual.
+  'const __idm_resolve = (specifier, parent) => {',
+  "  if (specifier === 'pino-pretty') throw new Error('pino-pretty is not part of the Lambda bundle');",
+  '  return import.meta.resolve(specifier, parent);',
+  '};',
+].join('\n')
+
+/**
+ * @fastify/swagger-ui finds its static files through __dirname (index.js: ./static/logo.svg,
+ * lib/routes.js: ../static). Bundled into an ES module there is no __dirname, so each of its
+ * files gets one of its own that points at a copy of the package's files under swagger-ui/
+ * next to the bundle. Declared inside the module's own CommonJS wrapper, it shadows nothing else.
+ */
+function swaggerUiAssets(packageDir: string): Plugin {
+  const inPackage = new RegExp(`^${packageDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[\\\\/].*\\.js$`)
+  return {
+    name: 'swagger-ui-assets',
+    setup(b) {
+      b.onLoad({ filter: inPackage }, (args) => {
+        const source = readFileSync(args.path, 'utf8')
+        if (!/\b__dirname\b/.test(source)) return undefined
+        const within = relative(packageDir, dirname(args.path)).split(sep).filter(Boolean)
+        const dir = `require('node:path').join(__idm_bundleDir, ${JSON.stringify(['swagger-ui', ...within].join('/'))})`
+        return { contents: `var __dirname = ${dir};\n${source}`, loader: 'js', resolveDir: dirname(args.path) }
+      })
+    },
+  }
+}
+
+export async function buildLambda(options: BuildLambdaOptions = {}): Promise<BuildLambdaResult> {
+  const outDir = resolve(options.outDir ?? join(root, 'dist', 'lambda'))
+  const zipFile = options.zipFile === false ? undefined : resolve(options.zipFile ?? join(root, 'dist', 'id-minter-lambda.zip'))
+  const log = options.log ?? (() => {})
+  const bundleFile = join(outDir, 'index.mjs')
+
+  // Only what an earlier build wrote is removed: a mistaken --out-dir must not wipe anything else.
+  const ours = new Set(['index.mjs', 'index.mjs.map', 'migrations', 'swagger-ui'])
+  if (existsSync(outDir)) {
+    const foreign = readdirSync(outDir).filter((entry) => !ours.has(entry))
+    if (foreign.length > 0) throw new Error(`refusing to build into ${outDir}: it holds ${foreign.slice(0, 3).join(', ')}, which no build wrote`)
+    for (const entry of ours) rmSync(join(outDir, entry), { recursive: true, force: true })
+  }
+  mkdirSync(outDir, { recursive: true })
+
+  const swaggerUiDir = dirname(createRequire(join(root, 'package.json')).resolve('@fastify/swagger-ui'))
+
+  const result = await build({
+    entryPoints: [join(root, 'src', 'lambda.ts')],
+    outfile: bundleFile,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    minify: true,
+    // Fastify plugins and error classes are told apart by name; keep the names readable too.
+    keepNames: true,
+    sourcemap: options.sourcemap ? 'linked' : false,
+    legalComments: 'none',
+    banner: { js: banner },
+    define: { 'import.meta.resolve': '__idm_resolve' },
+    plugins: [swaggerUiAssets(swaggerUiDir)],
+    logLevel: 'warning',
+    metafile: true,
+  })
+  if (result.errors.length > 0) throw new Error(`esbuild failed: ${result.errors.map((e) => e.text).join('; ')}`)
+
+  cpSync(join(root, 'migrations'), join(outDir, 'migrations'), { recursive: true })
+  cpSync(join(swaggerUiDir, 'static'), join(outDir, 'swagger-ui', 'static'), { recursive: true })
+
+  const bundleBytes = statSync(bundleFile).size
+  log(`bundle: ${relative(process.cwd(), bundleFile)} ${formatBytes(bundleBytes)} (${Object.keys(result.metafile.inputs).length} modules)`)
+  log(`files:  ${formatBytes(directoryBytes(outDir))} in ${relative(process.cwd(), outDir)}`)
+
+  if (!zipFile) return { outDir, bundleFile, bundleBytes }
+  mkdirSync(dirname(zipFile), { recursive: true })
+  rmSync(zipFile, { force: true })
+  const zippedWith = options.zipWith !== 'node' && zipCommandAvailable() ? 'zip' : 'node'
+  if (zippedWith === 'zip') {
+    // -X: no extra file attributes, so rebuilding the same files gives a comparable archive.
+    execFileSync('zip', ['-q', '-r', '-X', zipFile, '.'], { cwd: outDir, stdio: ['ignore', 'ignore', 'inherit'] })
+  } else {
+    writeZip(outDir, zipFile)
+  }
+  const zipBytes = statSync(zipFile).size
+  log(`zip:    ${relative(process.cwd(), zipFile)} ${formatBytes(zipBytes)} (with ${zippedWith === 'zip' ? 'the zip command' : 'the built-in writer'}); runtime nodejs20.x, handler index.handler`)
+  return { outDir, bundleFile, bundleBytes, zipFile, zipBytes, zippedWith }
+}
+
+function zipCommandAvailable(): boolean {
+  return spawnSync('zip', ['-v'], { stdio: 'ignore' }).status === 0
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(2)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`
+}
+
+function listFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name))
+    .sort()
+}
+
+function directoryBytes(dir: string): number {
+  return listFiles(dir).reduce((sum, file) => sum + statSync(file).size, 0)
+}
+
+// ---- A minimal zip writer (deflate, no zip64: fine for an archive far below 4 GiB) ----
+
+const crcTable = Array.from({ length: 256 }, (_, n) => {
+  let c = n
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
+  return c >>> 0
+})
+
+function crc32(data: Buffer): number {
+  let crc = 0xffffffff
+  for (const byte of data) crc = crcTable[(crc ^ byte) & 0xff]! ^ (crc >>> 8)
+  return (crc ^ 0xffffffff) >>> 0
+}
+
+/** MS-DOS date and time, the format zip entries carry. */
+function dosDateTime(date: Date): { time: number; date: number } {
+  const year = Math.max(date.getFullYear(), 1980)
+  return {
+    time: (date.getHours() << 11) | (date.getMinutes() << 5) | Math.floor(date.getSeconds() / 2),
+    date: ((year - 1980) << 9) | ((date.getMonth() + 1) << 5) | date.getDate(),
+  }
+}
+
+/** Writes every file under dir into a zip at zipFile, paths relative to dir, readable by all (0644). */
+export function writeZip(dir: string, zipFile: string): void {
+  const parts: Buffer[] = []
+  const central: Buffer[] = []
+  let offset = 0
+  const files = listFiles(dir)
+  for (const file of files) {
+    const name = Buffer.from(relative(dir, file).split(sep).join('/'), 'utf8')
+    const data = readFileSync(file)
+    const deflated = deflateRawSync(data, { level: 9 })
+    const stored = deflated.length >= data.length
+    const body = stored ? data : deflated
+    const crc = crc32(data)
+    const { time, date } = dosDateTime(statSync(file).mtime)
+
+    const local = Buffer.alloc(30)
+    local.writeUInt32LE(0x04034b50, 0)
+    local.writeUInt16LE(20, 4) // version needed: 2.0
+    local.writeUInt16LE(0x0800, 6) // UTF-8 names
+    local.writeUInt16LE(stored ? 0 : 8, 8)
+    local.writeUInt16LE(time, 10)
+    local.writeUInt16LE(date, 12)
+    local.writeUInt32LE(crc, 14)
+    local.writeUInt32LE(body.length, 18)
+    local.writeUInt32LE(data.length, 22)
+    local.writeUInt16LE(name.length, 26)
+    local.writeUInt16LE(0, 28)
+    parts.push(local, name, body)
+
+    const entry = Buffer.alloc(46)
+    entry.writeUInt32LE(0x02014b50, 0)
+    entry.writeUInt16LE((3 << 8) | 20, 4) // made by: Unix, so the permissions below count
+    entry.writeUInt16LE(20, 6)
+    entry.writeUInt16LE(0x0800, 8)
+    entry.writeUInt16LE(stored ? 0 : 8, 10)
+    entry.writeUInt16LE(time, 12)
+    entry.writeUInt16LE(date, 14)
+    entry.writeUInt32LE(crc, 16)
+    entry.writeUInt32LE(body.length, 20)
+    entry.writeUInt32LE(data.length, 24)
+    entry.writeUInt16LE(name.length, 28)
+    entry.writeUInt16LE(0, 30) // extra
+    entry.writeUInt16LE(0, 32) // comment
+    entry.writeUInt16LE(0, 34) // disk
+    entry.writeUInt16LE(0, 36) // internal attributes
+    entry.writeUInt32LE(((0o100644 << 16) >>> 0) >>> 0, 38) // regular file, rw-r--r--
+    entry.writeUInt32LE(offset, 42)
+    central.push(entry, name)
+    offset += local.length + name.length + body.length
+  }
+  const centralBytes = central.reduce((sum, b) => sum + b.length, 0)
+  const end = Buffer.alloc(22)
+  end.writeUInt32LE(0x06054b50, 0)
+  end.writeUInt16LE(files.length, 8)
+  end.writeUInt16LE(files.length, 10)
+  end.writeUInt32LE(centralBytes, 12)
+  end.writeUInt32LE(offset, 16)
+  writeFileSync(zipFile, Buffer.concat([...parts, ...central, end]))
+}
+
+function flagValue(args: string[], flag: string): string | undefined {
+  const index = args.indexOf(flag)
+  return index >= 0 ? args[index + 1] : undefined
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  const args = process.argv.slice(2)
+  const outDir = flagValue(args, '--out-dir')
+  const zip = flagValue(args, '--zip')
+  await buildLambda({
+    ...(outDir ? { outDir } : {}),
+    zipFile: args.includes('--no-zip') ? false : zip,
+    sourcemap: args.includes('--sourcemap'),
+    log: (line) => process.stdout.write(`${line}\n`),
+  })
+}

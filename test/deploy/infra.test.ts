@@ -1,0 +1,212 @@
+// infra/: the state machines are valid ASL wired to this service's real answer and error names,
+// the IAM policy is the one the spec lists, and Terraform deploys the zip with the configuration
+// src/config.ts reads.
+import t from 'tap'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { ConfigSchema } from '../../src/config.js'
+import { DependencyUnavailableError } from '../../src/services/errors.js'
+import { makeWork } from '../../fixtures/works.js'
+import { mint, setup } from '../helpers.js'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const machinesDir = join(root, 'infra', 'state-machines')
+const LAMBDA_ARN = 'arn:aws:lambda:eu-west-1:123456789012:function:id-minter-stepfunction'
+const hasTerraform = spawnSync('terraform', ['version'], { stdio: 'ignore' }).status === 0
+
+type Json = any
+
+// asl-validator is CommonJS without type declarations.
+const aslValidator = createRequire(import.meta.url)('asl-validator') as (definition: unknown) => {
+  isValid: boolean
+  errorsText: (separator?: string) => string
+}
+
+const machineFiles = readdirSync(machinesDir).filter((f) => f.endsWith('.asl.json')).sort()
+const rawMachine = (file: string) => readFileSync(join(machinesDir, file), 'utf8')
+/** The definition as Terraform's templatefile renders it: ${lambda_arn} is the only variable. */
+const machine = (file: string): Json => JSON.parse(rawMachine(file).replaceAll('${lambda_arn}', LAMBDA_ARN))
+
+/** Every state, at any depth (Map item processors, Parallel branches). */
+function allStates(definition: Json): Array<[string, Json]> {
+  const found: Array<[string, Json]> = []
+  const walk = (node: Json) => {
+    if (Array.isArray(node)) return node.forEach(walk)
+    if (node === null || typeof node !== 'object') return
+    if (node.States && typeof node.States === 'object') for (const [name, state] of Object.entries(node.States)) found.push([name, state])
+    for (const value of Object.values(node)) walk(value)
+  }
+  walk(definition)
+  return found
+}
+
+const errorNames = (state: Json, field: 'Retry' | 'Catch'): string[] =>
+  ((state[field] ?? []) as Array<{ ErrorEquals: string[] }>).flatMap((r) => r.ErrorEquals)
+
+/** A value at a JSONPath made of plain fields and indices ($.a.b[0]); undefined when absent. */
+function at(document: Json, path: string): Json {
+  const steps = path.replace(/^\$/, '').match(/\.[^.[\]]+|\[\d+\]/g) ?? []
+  let value = document
+  for (const step of steps) {
+    if (value === null || typeof value !== 'object') return undefined
+    value = step.startsWith('[') ? value[Number(step.slice(1, -1))] : value[step.slice(1)]
+  }
+  return value
+}
+
+/** Which state a Choice goes to for an input (the comparison operators these machines use). */
+function choose(choice: Json, input: Json): string {
+  const holds = (rule: Json): boolean => {
+    if (rule.Or) return rule.Or.some(holds)
+    if (rule.And) return rule.And.every(holds)
+    if (rule.Not) return !holds(rule.Not)
+    if ('IsPresent' in rule) return (at(input, rule.Variable) !== undefined) === rule.IsPresent
+    throw new Error(`comparison not simulated: ${JSON.stringify(rule)}`)
+  }
+  return choice.Choices.find(holds)?.Next ?? choice.Default
+}
+
+t.test('every state machine is valid ASL once ${lambda_arn} is substituted, and invokes the Lambda', async (t) => {
+  t.same(machineFiles, ['batch-map.asl.json', 'mint-workflow.asl.json', 'retry-catch.asl.json'])
+  for (const file of machineFiles) {
+    const placeholders = [...rawMachine(file).matchAll(/\$\{([^}]*)\}/g)].map((m) => m[1])
+    t.same([...new Set(placeholders)], ['lambda_arn'], `${file}: the only template variable is the one main.tf passes`)
+    const definition = machine(file)
+    const { isValid, errorsText } = aslValidator(definition)
+    t.ok(isValid, `${file}: ${isValid ? 'valid' : errorsText('\n')}`)
+    const tasks = allStates(definition).filter(([, s]) => s.Type === 'Task')
+    t.ok(tasks.length > 0, `${file} has a task`)
+    for (const [name, task] of tasks) {
+      t.equal(task.Resource, LAMBDA_ARN, `${file} ${name} invokes the id-minter function`)
+      t.ok(task.TimeoutSeconds > 30, `${file} ${name}: the task outlives the function's 30 s timeout, so a Lambda timeout is reported as such`)
+    }
+  }
+})
+
+t.test('the error names the machines retry and catch are the ones the handler throws', async (t) => {
+  t.equal(new DependencyUnavailableError('database', 'down').name, 'DependencyUnavailableError')
+  t.match(readFileSync(join(root, 'src', 'lambda.ts'), 'utf8'), /name = 'MintingError'/, 'src/lambda.ts names MintingError')
+  const known = /^(DependencyUnavailableError|MintingError|Sandbox\.Timedout|States\.(ALL|Timeout|TaskFailed)|Lambda\.[A-Za-z]+Exception)$/
+  for (const file of machineFiles) {
+    for (const [name, state] of allStates(machine(file)).filter(([, s]) => s.Type === 'Task')) {
+      const retried = errorNames(state, 'Retry')
+      t.ok(retried.includes('DependencyUnavailableError'), `${file} ${name} retries DependencyUnavailableError`)
+      t.notOk(retried.includes('MintingError') || retried.includes('States.ALL'), `${file} ${name} does not retry unexpected errors`)
+      for (const error of [...retried, ...errorNames(state, 'Catch')]) t.match(error, known, `${file} ${name}: ${error} is a real error name`)
+    }
+  }
+  const retryCatch = machine('retry-catch.asl.json').States.MintIds
+  for (const name of ['DependencyUnavailableError', 'Lambda.ServiceException', 'Lambda.TooManyRequestsException', 'States.Timeout']) {
+    t.ok(errorNames(retryCatch, 'Retry').includes(name), `retry-catch retries ${name}`)
+  }
+  t.ok(errorNames(retryCatch, 'Catch').includes('States.ALL'), 'retry-catch catches everything else')
+})
+
+t.test('the Choice states branch on the service’s real answer: an empty failures list is success', async (t) => {
+  const { app, seed } = await setup(t, 'infra-choice')
+  await seed([makeWork({ id: 'sierra-asl-1', value: 'b8000001' })])
+  const allMinted = await mint(app, { sourceIdentifiers: ['sierra-asl-1'], jobId: 'asl' })
+  const partly = await mint(app, { sourceIdentifiers: ['sierra-asl-1', 'calm-missing-asl'], jobId: 'asl' })
+  t.same(allMinted.body.failures, [], 'the service answers failures: [] when nothing failed')
+  t.equal(partly.body.failures.length, 1)
+
+  for (const [file, failed, succeeded] of [
+    ['mint-workflow.asl.json', 'HandleFailures', 'Success'],
+    ['retry-catch.asl.json', 'HandlePartialFailure', 'AllSuccess'],
+  ] as const) {
+    const { States, StartAt } = machine(file)
+    const choice = States[States[StartAt].Next]
+    t.equal(choice.Type, 'Choice')
+    const input = (result: unknown) => ({ sourceIdentifiers: ['sierra-asl-1'], mintingResult: result })
+    t.equal(choose(choice, input(allMinted.body)), succeeded, `${file}: all minted -> ${succeeded}`)
+    t.equal(choose(choice, input(partly.body)), failed, `${file}: one failure -> ${failed}`)
+  }
+
+  const batch = machine('batch-map.asl.json').States
+  const collected = (failures: unknown[], failedBatches: unknown[]) => ({ jobId: 'x', successes: ['a'], failures, failedBatches })
+  t.equal(choose(batch.ProcessResults, collected([], [])), 'Success')
+  t.equal(choose(batch.ProcessResults, collected(partly.body.failures, [])), 'HandleFailures')
+  t.equal(choose(batch.ProcessResults, collected([], [{ sourceIdentifiers: ['a'], error: 'DependencyUnavailableError' }])), 'HandleFailures')
+})
+
+t.test('the batch Map mints batches of at most 100, the most one request takes', async (t) => {
+  const { States } = machine('batch-map.asl.json')
+  t.match(States.SplitIntoBatches.Parameters['batches.$'], /^States\.ArrayPartition\(\$\.sourceIdentifiers, 100\)$/)
+  t.equal(States.MintBatches.Type, 'Map')
+  t.equal(States.MintBatches.ItemsPath, '$.batches')
+  t.equal(States.MintBatches.MaxConcurrency, 5)
+  t.equal(States.MintBatches.ItemSelector['sourceIdentifiers.$'], '$$.Map.Item.Value')
+  const { MAX_SOURCE_IDENTIFIERS } = await import('../../src/routes/mint.js')
+  t.equal(MAX_SOURCE_IDENTIFIERS, 100)
+})
+
+t.test('the IAM policy grants what the spec lists and nothing for SQS or SNS', async (t) => {
+  const raw = readFileSync(join(root, 'infra', 'iam', 'id-minter-policy.json'), 'utf8')
+  const placeholders = new Set([...raw.matchAll(/\$\{([^}]*)\}/g)].map((m) => m[1]))
+  t.same([...placeholders].sort(), ['account_id', 'elasticsearch_domain', 'region'])
+  const policy = JSON.parse(raw.replaceAll('${region}', 'eu-west-1').replaceAll('${account_id}', '123456789012').replaceAll('${elasticsearch_domain}', 'works'))
+  t.equal(policy.Version, '2012-10-17')
+  const actions = policy.Statement.flatMap((s: Json) => s.Action)
+  for (const action of ['rds:DescribeDBInstances', 'es:ESHttpPost', 'es:ESHttpGet', 'es:ESHttpPut', 'logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents']) {
+    t.ok(actions.includes(action), action)
+  }
+  t.notOk(actions.some((a: string) => /^(sqs|sns):/.test(a)), 'no downstream messaging permissions')
+  for (const statement of policy.Statement) {
+    t.equal(statement.Effect, 'Allow')
+    t.match(statement.Resource, /^(\*|arn:aws:(es|logs):eu-west-1:123456789012:.+)$/)
+  }
+})
+
+/** The Lambda environment map in main.tf: name = value lines inside `lambda_environment_all = { ... }`. */
+function terraformEnvironment(mainTf: string): string[] {
+  const block = /lambda_environment_all\s*=\s*\{([^}]*)\}/.exec(mainTf)?.[1] ?? ''
+  return [...block.matchAll(/^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=/gm)].map((m) => m[1]!)
+}
+
+/** The variables the service cannot start without: not optional, and no default. */
+const requiredConfig = () =>
+  (ConfigSchema.required ?? []).filter((name) => !('default' in (ConfigSchema.properties as Record<string, object>)[name]!))
+
+t.test('Terraform deploys the zip on nodejs20.x with the configuration the service reads', async (t) => {
+  const mainTf = readFileSync(join(root, 'infra', 'terraform', 'main.tf'), 'utf8')
+  t.match(mainTf, /runtime\s*=\s*"nodejs20\.x"/)
+  t.match(mainTf, /handler\s*=\s*"index\.handler"/)
+  t.match(mainTf, /source_code_hash\s*=\s*filebase64sha256\(var\.lambda_zip\)/)
+  t.match(readFileSync(join(root, 'infra', 'terraform', 'variables.tf'), 'utf8'), /dist\/id-minter-lambda\.zip/)
+  t.match(mainTf, /templatefile\("\$\{path\.module\}\/\.\.\/iam\/id-minter-policy\.json"/)
+  t.match(mainTf, /templatefile\("\$\{path\.module\}\/\.\.\/state-machines\/\$\{each\.value\}", \{\s*lambda_arn\s*=/)
+  for (const file of machineFiles) t.match(mainTf, `"${file}"`, `${file} is deployed`)
+
+  const names = terraformEnvironment(mainTf)
+  const schemaNames = Object.keys(ConfigSchema.properties)
+  t.ok(names.length > 0)
+  for (const name of names) t.ok(schemaNames.includes(name), `${name} is read by src/config.ts`)
+  for (const name of requiredConfig()) t.ok(names.includes(name), `required ${name} is set`)
+})
+
+t.test('terraform renders the templates to the JSON that was validated, and the files are formatted', { skip: hasTerraform ? false : 'terraform is not installed' }, async (t) => {
+  // terraform console needs no provider, so this runs offline.
+  const dir = mkdtempSync(join(tmpdir(), 'id-minter-tf-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const render = (expression: string) => {
+    const result = spawnSync('terraform', ['console'], { cwd: dir, input: `base64encode(${expression})\n`, encoding: 'utf8', timeout: 60_000, env: { ...process.env, TF_CLI_CONFIG_FILE: '/dev/null', CHECKPOINT_DISABLE: '1' } })
+    t.equal(result.status, 0, result.stderr)
+    return JSON.parse(Buffer.from(JSON.parse(result.stdout.trim()), 'base64').toString('utf8'))
+  }
+  for (const file of machineFiles) {
+    const rendered = render(`templatefile("${join(machinesDir, file)}", { lambda_arn = "${LAMBDA_ARN}" })`)
+    t.same(rendered, machine(file), `${file} renders as validated`)
+  }
+  const policy = render(`templatefile("${join(root, 'infra', 'iam', 'id-minter-policy.json')}", { region = "eu-west-1", account_id = "123456789012", elasticsearch_domain = "works" })`)
+  t.equal(policy.Statement.length, 3)
+  const fmt = spawnSync('terraform', ['fmt', '-check', '-recursive', join(root, 'infra', 'terraform')], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, TF_CLI_CONFIG_FILE: '/dev/null', CHECKPOINT_DISABLE: '1' },
+  })
+  t.equal(fmt.status, 0, `terraform fmt -check: ${fmt.stdout}${fmt.stderr}`)
+})

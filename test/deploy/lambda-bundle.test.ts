@@ -1,0 +1,265 @@
+// The Lambda artifact as it is uploaded: `npm run build:lambda`'s zip, unpacked where no
+// node_modules can be found, imported by a plain `node` (no TypeScript loader) with the
+// environment a deployment sets, and invoked with the events Step Functions and API Gateway send.
+import t from 'tap'
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, relative, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Config } from '../../src/config.js'
+import { seedSourceWorks } from '../../fixtures/indices.js'
+import { makeWork } from '../../fixtures/works.js'
+import { buildLambda, writeZip, type BuildLambdaResult } from '../../scripts/build-lambda.js'
+import { adminConnection, isolatedConfig, prepareStores } from '../helpers.js'
+
+const root = resolve(fileURLToPath(new URL('../..', import.meta.url)))
+const hasUnzip = spawnSync('unzip', ['-v'], { stdio: 'ignore' }).status === 0
+
+/** The configuration as the environment variables a deployment sets. */
+function toEnv(config: Config): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const [name, value] of Object.entries(config)) if (value !== undefined) env[name] = String(value)
+  return env
+}
+
+const httpApiEvent = (method: string, path: string, body?: unknown) => ({
+  version: '2.0',
+  routeKey: '$default',
+  rawPath: path,
+  rawQueryString: '',
+  headers: { host: 'abc123.execute-api.eu-west-1.amazonaws.com', ...(body ? { 'content-type': 'application/json' } : {}) },
+  requestContext: {
+    accountId: '123456789012',
+    apiId: 'abc123',
+    domainName: 'abc123.execute-api.eu-west-1.amazonaws.com',
+    domainPrefix: 'abc123',
+    http: { method, path, protocol: 'HTTP/1.1', sourceIp: '198.51.100.1', userAgent: 'tap' },
+    requestId: 'request-1',
+    routeKey: '$default',
+    stage: '$default',
+    time: '25/Nov/2026:10:00:00 +0000',
+    timeEpoch: 1795600000000,
+  },
+  ...(body ? { body: JSON.stringify(body) } : {}),
+  isBase64Encoded: false,
+})
+
+// Runs in the child: imports the bundle, invokes the handler with each event in turn, prints one JSON line.
+const INVOKER = `
+const started = performance.now()
+if (process.env.FAKE_TTY) process.stdout.isTTY = true
+const { handler } = await import(process.env.BUNDLE_URL)
+const imported = performance.now()
+const context = { awsRequestId: 'test-request', functionName: 'id-minter-stepfunction', getRemainingTimeInMillis: () => 30000 }
+const results = []
+let firstAnswered
+for (const event of JSON.parse(process.env.EVENTS)) {
+  try {
+    results.push({ value: await handler(event, context) })
+  } catch (error) {
+    results.push({ error: { name: error.name, message: error.message } })
+  }
+  firstAnswered ??= performance.now()
+}
+process.stdout.write('\\n@@RESULT ' + JSON.stringify({ importMs: imported - started, firstMs: firstAnswered - started, results }) + '\\n')
+process.exit(0)
+`
+
+interface InvokeOutcome {
+  importMs: number
+  firstMs: number
+  results: Array<{ value?: any; error?: { name: string; message: string } }>
+  stdout: string
+}
+
+/** A plain node, nothing inherited that Lambda would not have (no NODE_OPTIONS, no MIGRATIONS_FOLDER). */
+function invokeBundle(bundle: string, env: Record<string, string>, events: unknown[], extra: Record<string, string> = {}): Promise<InvokeOutcome> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', INVOKER], {
+      cwd: tmpdir(),
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        AWS_REGION: 'eu-west-1',
+        ...env,
+        BUNDLE_URL: new URL(`file://${bundle}`).href,
+        EVENTS: JSON.stringify(events),
+        ...extra,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 60_000,
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk) => (stdout += chunk))
+    child.stderr.on('data', (chunk) => (stderr += chunk))
+    child.on('error', reject)
+    child.on('close', (code, signal) => {
+      const line = stdout.split('\n').find((l) => l.startsWith('@@RESULT '))
+      if (code !== 0 || !line) return reject(new Error(`bundle exited ${code ?? signal}\n${stderr}\n${stdout}`))
+      resolvePromise({ ...JSON.parse(line.slice('@@RESULT '.length)), stdout })
+    })
+  })
+}
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)))
+    .sort()
+}
+
+// The build goes under test-artifacts/ (git-ignored, inside the repository, so node_modules is
+// within reach: the case where a bundle must not pick up development packages) and the zip is
+// unpacked under the system temp directory (no node_modules anywhere above: the case of Lambda).
+const work = join(root, 'test-artifacts', `lambda-bundle-${process.pid}`)
+const unpacked = mkdtempSync(join(tmpdir(), 'id-minter-lambda-'))
+t.teardown(() => {
+  rmSync(work, { recursive: true, force: true })
+  rmSync(unpacked, { recursive: true, force: true })
+})
+mkdirSync(work, { recursive: true })
+
+let built: BuildLambdaResult
+t.before(async () => {
+  built = await buildLambda({ outDir: join(work, 'lambda'), zipFile: join(work, 'id-minter-lambda.zip') })
+  if (hasUnzip) {
+    const result = spawnSync('unzip', ['-q', built.zipFile!, '-d', unpacked])
+    if (result.status !== 0) throw new Error(`unzip failed: ${result.stderr}`)
+  } else {
+    // Without unzip the directory that was zipped stands in for the unpacked archive.
+    rmSync(unpacked, { recursive: true, force: true })
+    mkdirSync(unpacked)
+    for (const file of filesUnder(built.outDir)) {
+      mkdirSync(join(unpacked, file, '..'), { recursive: true })
+      spawnSync('cp', [join(built.outDir, file), join(unpacked, file)])
+    }
+  }
+})
+
+t.test('the zip has index.mjs at its root, the migrations and the Swagger UI files, and no node_modules', async (t) => {
+  const files = filesUnder(unpacked)
+  t.ok(files.includes('index.mjs'), 'handler index.handler resolves to index.mjs')
+  t.ok(files.includes('migrations/meta/_journal.json'))
+  t.same(
+    files.filter((f) => f.startsWith('migrations/')),
+    filesUnder(join(root, 'migrations')).map((f) => `migrations/${f}`),
+    'every migration ships',
+  )
+  t.ok(files.includes('swagger-ui/static/index.html'))
+  t.notOk(files.some((f) => f.includes('node_modules')), 'everything is inside the bundle')
+  t.ok(built.zipBytes! < 50 * 1024 * 1024, `zip (${built.zipBytes} bytes) is under Lambda's 50 MB direct-upload limit`)
+  t.ok(directorySize(unpacked) < 250 * 1024 * 1024, 'unzipped size is under the 250 MB limit')
+  t.comment(`bundle ${(built.bundleBytes / 1024 / 1024).toFixed(2)} MiB, zip ${(built.zipBytes! / 1024 / 1024).toFixed(2)} MiB (${built.zippedWith})`)
+})
+
+function directorySize(dir: string): number {
+  return filesUnder(dir).reduce((sum, f) => sum + statSync(join(dir, f)).size, 0)
+}
+
+t.test('the built-in zip writer makes an archive unzip accepts, with the same files', { skip: hasUnzip ? false : 'unzip is not installed' }, async (t) => {
+  const zipFile = join(work, 'node-writer.zip')
+  writeZip(built.outDir, zipFile)
+  const check = spawnSync('unzip', ['-tq', zipFile], { encoding: 'utf8' })
+  t.equal(check.status, 0, check.stdout + check.stderr)
+  const listed = spawnSync('unzip', ['-Z1', zipFile], { encoding: 'utf8' }).stdout.trim().split('\n').sort()
+  t.same(listed, filesUnder(built.outDir))
+  const into = join(work, 'node-writer')
+  t.equal(spawnSync('unzip', ['-q', zipFile, '-d', into]).status, 0)
+  t.equal(statSync(join(into, 'index.mjs')).size, built.bundleBytes, 'contents round-trip')
+  t.equal(statSync(join(into, 'index.mjs')).mode & 0o444, 0o444, 'files are readable by the Lambda runtime user')
+})
+
+t.test('the unpacked bundle answers Step Functions and API Gateway events against its own stores', async (t) => {
+  const config = isolatedConfig('lambda-bundle')
+  const es = await prepareStores(t, config)
+  const work = makeWork({ id: 'sierra-bundle-1', value: 'b9000001', nested: 2, title: 'A bundled work' })
+  await seedSourceWorks(es, config.es_source_index, [work])
+
+  const outcome = await invokeBundle(join(unpacked, 'index.mjs'), { ...toEnv(config), AWS_LAMBDA_FUNCTION_NAME: 'id-minter-stepfunction' }, [
+    { sourceIdentifiers: ['sierra-bundle-1', 'calm-missing-1'], jobId: 'bundle-job' },
+    httpApiEvent('GET', '/health'),
+    { sourceIdentifiers: [] },
+    httpApiEvent('POST', '/mint', { sourceIdentifiers: ['sierra-bundle-1'] }),
+    httpApiEvent('GET', '/documentation/'),
+    httpApiEvent('GET', '/documentation/static/swagger-ui.css'),
+    httpApiEvent('GET', '/documentation/json'),
+  ])
+  t.comment(`cold start: import ${outcome.importMs.toFixed(0)} ms, first event answered ${outcome.firstMs.toFixed(0)} ms after spawn of the import`)
+  const [direct, health, invalid, viaHttp, docs, css, openapi] = outcome.results.map((r) => r.value)
+
+  t.same(direct.successes, ['sierra-bundle-1'], 'the work is minted (migrations applied from the bundled folder)')
+  t.equal(direct.failures.length, 1)
+  t.equal(direct.failures[0].sourceIdentifier, 'calm-missing-1')
+  t.match(direct.failures[0].error, /^Failed to mint ID for calm-missing-1/)
+  t.equal(direct.jobId, 'bundle-job')
+
+  t.equal(health.statusCode, 200, 'GET /health through an HTTP API v2 event')
+  t.equal(JSON.parse(health.body).status, 'ok')
+
+  t.same(invalid.successes, [])
+  t.match(invalid.failures[0], { sourceIdentifier: '', error: /^Invalid input: / }, 'bad input is answered, not thrown')
+
+  t.equal(viaHttp.statusCode, 200)
+  t.same(JSON.parse(viaHttp.body).successes, ['sierra-bundle-1'], 'minting again through HTTP gives the same answer')
+
+  t.equal(docs.statusCode, 200, 'Swagger UI page')
+  t.match(docs.headers['content-type'], /text\/html/)
+  t.equal(css.statusCode, 200, 'Swagger UI assets are served from the bundle directory')
+  t.match(css.headers['content-type'], /text\/css/)
+  t.equal(openapi.statusCode, 200)
+  t.ok(JSON.parse(openapi.body).paths['/mint'], 'OpenAPI document')
+
+  // What was written is where the rest of the pipeline looks for it.
+  const admin = await adminConnection()
+  t.teardown(() => admin.end())
+  const [rows] = await admin.query(
+    `SELECT CanonicalId FROM \`${config.IDENTIFIERS_DATABASE}\`.identifiers WHERE CAST(SourceId AS CHAR) = ? AND CAST(OntologyType AS CHAR) = 'Work'`,
+    ['b9000001'],
+  )
+  const canonicalId = (rows as Array<{ CanonicalId: string }>)[0]?.CanonicalId
+  t.ok(canonicalId, 'the work has a canonical ID in the database')
+  await es.indices.refresh({ index: config.es_identified_index })
+  const indexed = await es.get({ index: config.es_identified_index, id: canonicalId! }, { ignore: [404] })
+  t.ok(indexed.found, 'the identified work is indexed under its canonical ID')
+})
+
+t.test('an unreachable database makes the handler throw DependencyUnavailableError, the name the state machines retry on', async (t) => {
+  const config = isolatedConfig('lambda-bundle-down', { db_port: '1' })
+  const es = await prepareStores(t, config)
+  await seedSourceWorks(es, config.es_source_index, [makeWork({ id: 'sierra-bundle-2', value: 'b9000002' })])
+  const outcome = await invokeBundle(join(unpacked, 'index.mjs'), { ...toEnv(config), AWS_LAMBDA_FUNCTION_NAME: 'id-minter-stepfunction' }, [
+    { sourceIdentifiers: ['sierra-bundle-2'], jobId: 'down' },
+    httpApiEvent('GET', '/health'),
+  ])
+  const [mint, health] = outcome.results
+  t.equal(mint!.error?.name, 'DependencyUnavailableError')
+  t.equal(health!.value.statusCode, 503, 'and /health says so')
+})
+
+t.test('run inside the repository on a terminal, the bundle logs JSON instead of loading pino-pretty', async (t) => {
+  // node_modules/pino-pretty is reachable from test-artifacts/; a bundle that tried to use it
+  // would fail at start-up (its worker thread cannot be found inside a single file).
+  const config = isolatedConfig('lambda-bundle-tty', { LOG_LEVEL: 'info' })
+  await prepareStores(t, config)
+  const outcome = await invokeBundle(built.bundleFile, toEnv(config), [httpApiEvent('GET', '/health')], { FAKE_TTY: '1' })
+  t.equal(outcome.results[0]!.value.statusCode, 200)
+  const logLines = outcome.stdout.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('@@RESULT '))
+  t.ok(logLines.length > 0, 'something was logged')
+  for (const line of logLines) t.doesNotThrow(() => JSON.parse(line), `JSON log line: ${line.slice(0, 80)}`)
+})
+
+t.test('MIGRATIONS_FOLDER set by the deployment wins over the bundled folder', async (t) => {
+  const config = isolatedConfig('lambda-bundle-migrations')
+  const es = await prepareStores(t, config)
+  await seedSourceWorks(es, config.es_source_index, [makeWork({ id: 'sierra-bundle-3', value: 'b9000003' })])
+  const outcome = await invokeBundle(
+    join(unpacked, 'index.mjs'),
+    { ...toEnv(config), AWS_LAMBDA_FUNCTION_NAME: 'id-minter-stepfunction', MIGRATIONS_FOLDER: join(unpacked, 'no-such-folder') },
+    [{ sourceIdentifiers: ['sierra-bundle-3'] }],
+  )
+  const [result] = outcome.results
+  t.notOk(result!.value?.successes?.length, 'nothing is minted without the schema')
+  t.ok(result!.error, `the missing folder is used, so migrating fails (${result!.error?.name}: ${result!.error?.message})`)
+  t.ok(existsSync(join(unpacked, 'migrations')), 'while the bundled one is there')
+})
