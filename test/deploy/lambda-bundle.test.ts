@@ -253,13 +253,16 @@ t.test('MIGRATIONS_FOLDER set by the deployment wins over the bundled folder', a
   const config = isolatedConfig('lambda-bundle-migrations')
   const es = await prepareStores(t, config)
   await seedSourceWorks(es, config.es_source_index, [makeWork({ id: 'sierra-bundle-3', value: 'b9000003' })])
-  const outcome = await invokeBundle(
-    join(unpacked, 'index.mjs'),
-    { ...toEnv(config), AWS_LAMBDA_FUNCTION_NAME: 'id-minter-stepfunction', MIGRATIONS_FOLDER: join(unpacked, 'no-such-folder') },
-    [{ sourceIdentifiers: ['sierra-bundle-3'] }],
+  // A deployment that points at a folder without migrations is a configuration error: the
+  // container fails to start, rather than answering a retryable error on every invocation.
+  await t.rejects(
+    invokeBundle(
+      join(unpacked, 'index.mjs'),
+      { ...toEnv(config), AWS_LAMBDA_FUNCTION_NAME: 'id-minter-stepfunction', MIGRATIONS_FOLDER: join(unpacked, 'no-such-folder') },
+      [{ sourceIdentifiers: ['sierra-bundle-3'] }],
+    ),
+    /APPLY_MIGRATIONS is set but .*no-such-folder holds no migrations/,
+    'the configured folder is the one used, and its absence stops the start',
   )
-  const [result] = outcome.results
-  t.notOk(result!.value?.successes?.length, 'nothing is minted without the schema')
-  t.ok(result!.error, `the missing folder is used, so migrating fails (${result!.error?.name}: ${result!.error?.message})`)
   t.ok(existsSync(join(unpacked, 'migrations')), 'while the bundled one is there')
 })
