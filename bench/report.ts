@@ -1,0 +1,317 @@
+import type { CounterDelta } from './counters.js'
+import type { Machine } from './environment.js'
+import type { LatencySummary } from './load.js'
+
+export type Mode = 'sequential' | 'concurrent'
+
+export interface PerRequest {
+  statements: number
+  roundTrips: number
+  select: number
+  insert: number
+  transactions: number
+  set: number
+  esRequests: number
+  esRoutes: Record<string, number>
+}
+
+export interface Iteration {
+  works: number
+  identifiers: number
+  requests: number
+  wallMs: number
+  worksPerSecond: number
+  latenciesMs: number[]
+  /** Counted by MariaDB and Elasticsearch. */
+  server: CounterDelta
+  /** Counted by the measured process itself: the cross-check, and its CPU time. */
+  client: { sqlStatements: number; esRequests: number; cpuMs: number }
+}
+
+export interface SideResult {
+  iterations: Iteration[]
+  worksPerSecond: number
+  identifiersPerSecond: number
+  latency: LatencySummary
+  /** CPU time of the measured process (user + system) per request: robust to other load on the machine. */
+  cpuMsPerRequest: number
+  perRequest: PerRequest
+  /**
+   * In every iteration the server-side counts exceeded what the process counted: other clients
+   * were using the servers, and the per-request costs include some of their statements.
+   */
+  noisy: boolean
+  /** Iterations whose server-side counts matched the process's own: the per-request costs come from these. */
+  quietIterations: number
+  /** RSS once the process was ready, before any request. */
+  startupRssBytes: number
+  peakRssBytes: number
+  /** Service only: Fastify's handling time of POST /mint. */
+  handling?: LatencySummary
+}
+
+export interface WorkloadResult {
+  workload: string
+  mode: Mode
+  concurrency: number
+  worksPerIteration: number
+  identifiersPerIteration: number
+  service?: SideResult
+  floor?: SideResult
+  /** Median service throughput / median floor throughput. */
+  ratio?: number
+  error?: string
+}
+
+export interface SingleResult {
+  batches: number
+  latency: LatencySummary
+  handling: LatencySummary
+  perRequest: PerRequest
+  cpuMsPerRequest: number
+  noisy: boolean
+  error?: string
+}
+
+export interface LambdaResult {
+  batches: number
+  importMs?: number
+  latency?: LatencySummary
+  error?: string
+}
+
+export type ColdStartResult =
+  | { measured: false; reason: string }
+  | {
+      measured: true
+      bundle: string
+      samples: Array<{ bootMs: number; importMs: number; invokeMs: number; firstResponseMs: number; spawnToResponseMs: number; maxRssBytes: number }>
+      importMs: number
+      firstResponseMs: number
+      spawnToResponseMs: number
+      eventWorks: number
+    }
+  | { measured: true; bundle: string; error: string }
+
+export interface BenchResults {
+  startedAt: string
+  durationSeconds: number
+  options: Record<string, unknown>
+  machine: Machine
+  workloads: WorkloadResult[]
+  single?: SingleResult
+  lambda?: LambdaResult
+  coldStart?: ColdStartResult
+  targets: Target[]
+}
+
+export interface Target {
+  target: string
+  measured: string
+  pass: boolean | undefined
+}
+
+export const TARGETS = {
+  singleP50Ms: 150,
+  floorRatio: 0.85,
+  coldStartMs: 300,
+  largeFanoutRssMiB: 150,
+}
+
+const MiB = 1024 * 1024
+const fixed = (n: number | undefined, digits = 0) => (n === undefined || Number.isNaN(n) ? '–' : n.toFixed(digits))
+const ms = (n: number | undefined) => fixed(n, n !== undefined && n < 10 ? 1 : 0)
+const mib = (bytes: number | undefined) => (bytes === undefined ? '–' : fixed(bytes / MiB, 0))
+const verdict = (pass: boolean | undefined) => (pass === undefined ? 'n/a' : pass ? '**pass**' : '**MISS**')
+const perReq = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(2))
+
+export function evaluateTargets(results: Omit<BenchResults, 'targets'>): Target[] {
+  const targets: Target[] = []
+  const { single, coldStart, workloads } = results
+  if (single && !single.error) {
+    targets.push({
+      target: `100 works x 6 all-new, one request: p50 < ${TARGETS.singleP50Ms} ms`,
+      measured: `${ms(single.latency.p50)} ms`,
+      pass: single.latency.p50 < TARGETS.singleP50Ms,
+    })
+  }
+  for (const w of workloads) {
+    targets.push({
+      target: `${w.workload} ${w.mode}: service >= ${TARGETS.floorRatio} x floor throughput`,
+      measured: w.ratio === undefined ? (w.error ? 'error' : '–') : fixed(w.ratio, 2),
+      pass: w.ratio === undefined ? (w.error ? false : undefined) : w.ratio >= TARGETS.floorRatio,
+    })
+  }
+  // Round trips per request: the service against the floor, whose count is the minimum the
+  // design allows (one statement per 1000 values, nothing else).
+  for (const w of workloads) {
+    if (!w.service || !w.floor) continue
+    const service = w.service.perRequest.roundTrips
+    const floor = w.floor.perRequest.roundTrips
+    targets.push({
+      target: `${w.workload} ${w.mode}: SQL round trips per request = the 1000-value chunking minimum`,
+      measured: `${perReq(service)} (minimum ${perReq(floor)})`,
+      pass: service <= floor + 0.05,
+    })
+  }
+  if (coldStart) {
+    if (coldStart.measured && 'firstResponseMs' in coldStart) {
+      targets.push({
+        target: `Lambda cold start (process start to first response) < ${TARGETS.coldStartMs} ms`,
+        measured: `${ms(coldStart.firstResponseMs)} ms (import ${ms(coldStart.importMs)} ms)`,
+        pass: coldStart.firstResponseMs < TARGETS.coldStartMs,
+      })
+    } else {
+      targets.push({
+        target: `Lambda cold start < ${TARGETS.coldStartMs} ms`,
+        measured: coldStart.measured ? `error: ${'error' in coldStart ? coldStart.error.split('\n')[0] : ''}` : coldStart.reason,
+        pass: coldStart.measured ? false : undefined,
+      })
+    }
+  }
+  const fanout = workloads.filter((w) => w.workload === 'large-fanout' && w.service)
+  if (fanout.length > 0) {
+    const peak = Math.max(...fanout.map((w) => w.service?.peakRssBytes ?? 0))
+    targets.push({
+      target: `service peak RSS during large-fanout < ${TARGETS.largeFanoutRssMiB} MiB`,
+      measured: `${mib(peak)} MiB`,
+      pass: peak < TARGETS.largeFanoutRssMiB * MiB,
+    })
+  }
+  return targets
+}
+
+function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n')
+}
+
+/** The mode, and how many requests could really be in flight when a pass has fewer batches than that. */
+function inFlight(w: WorkloadResult): string {
+  const batches = Math.ceil(w.worksPerIteration / 100)
+  return batches < w.concurrency ? `${w.mode} (${w.concurrency}; ${batches} batches, so ${batches} in flight)` : `${w.mode} (${w.concurrency})`
+}
+
+function latencies(l: LatencySummary | undefined): string {
+  return l ? `${ms(l.p50)} / ${ms(l.p95)} / ${ms(l.p99)}` : '–'
+}
+
+export function renderMarkdown(results: BenchResults): string {
+  const m = results.machine
+  const out: string[] = []
+  const mode = results.options.quick ? 'quick' : 'full'
+  out.push(`## id-minter benchmark, ${results.startedAt} (${mode}, ${results.options.iterations} iteration(s) per workload and mode)`)
+  out.push('')
+  out.push(
+    `**Machine:** ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB RAM · Node ${m.node} · MariaDB ${m.mariadb} · ` +
+      `Elasticsearch ${m.elasticsearch}${m.elasticsearchHeapMiB ? ` (heap ${m.elasticsearchHeapMiB} MiB)` : ''} · all on this machine · ` +
+      `load average ${m.loadAverage.start} at start, ${m.loadAverage.end ?? '?'} at end`,
+  )
+  if (Math.max(m.loadAverage.start, m.loadAverage.end ?? 0) > m.cores / 2) {
+    out.push('', `> ⚠ The machine was busy with other work (load average above ${m.cores / 2}): throughput and latency are pessimistic and noisy.`)
+  }
+  const noisy = results.workloads.some((w) => w.service?.noisy || w.floor?.noisy) || results.single?.noisy
+
+  if (results.workloads.length > 0) {
+    out.push('', '### Throughput and latency (batches of 100 works; service over HTTP, floor = bare mysql2 + Elasticsearch client)', '')
+    out.push(
+      table(
+        ['Workload', 'Mode', 'Works', 'Service works/s', 'Service ids/s', 'Floor works/s', 'Floor ids/s', '**Service / floor**', 'Service p50 / p95 / p99 ms', 'Floor p50 / p95 / p99 ms'],
+        results.workloads.map((w) => {
+          if (w.error) return [w.workload, w.mode, String(w.worksPerIteration), `error: ${w.error.split('\n')[0]}`, '', '', '', '', '', '']
+          return [
+            w.workload,
+            inFlight(w),
+            `${w.worksPerIteration} x ${w.identifiersPerIteration / w.worksPerIteration} ids`,
+            fixed(w.service?.worksPerSecond),
+            fixed(w.service?.identifiersPerSecond),
+            fixed(w.floor?.worksPerSecond),
+            fixed(w.floor?.identifiersPerSecond),
+            `**${fixed(w.ratio, 2)}**`,
+            latencies(w.service?.latency),
+            latencies(w.floor?.latency),
+          ]
+        }),
+      ),
+    )
+    out.push('', '### Cost per request of 100 works (SQL and Elasticsearch requests counted server-side)', '')
+    out.push(
+      table(
+        ['Workload', 'Mode', 'SQL statements', 'SQL round trips', 'Floor round trips', 'Service SELECT / INSERT / tx / SET', 'ES requests', 'Floor ES requests', 'Service CPU ms', 'Floor CPU ms', 'Service RSS MiB ready → peak', 'Floor RSS MiB ready → peak'],
+        results.workloads
+          .filter((w) => !w.error)
+          .map((w) => {
+            const s = w.service?.perRequest
+            const f = w.floor?.perRequest
+            const warn = (side?: SideResult) => (side?.noisy ? ' ⚠' : '')
+            return [
+              w.workload,
+              w.mode,
+              s ? perReq(s.statements) + warn(w.service) : '–',
+              s ? perReq(s.roundTrips) : '–',
+              f ? perReq(f.roundTrips) + warn(w.floor) : '–',
+              s ? `${perReq(s.select)} / ${perReq(s.insert)} / ${perReq(s.transactions)} / ${perReq(s.set)}` : '–',
+              s ? `${perReq(s.esRequests)} (${Object.entries(s.esRoutes).map(([r, n]) => `${r} ${perReq(n)}`).join(', ')})` : '–',
+              f ? perReq(f.esRequests) : '–',
+              fixed(w.service?.cpuMsPerRequest, 1),
+              fixed(w.floor?.cpuMsPerRequest, 1),
+              `${mib(w.service?.startupRssBytes)} → ${mib(w.service?.peakRssBytes)}`,
+              `${mib(w.floor?.startupRssBytes)} → ${mib(w.floor?.peakRssBytes)}`,
+            ]
+          }),
+      ),
+    )
+  }
+
+  const rows: string[][] = []
+  const s = results.single
+  if (s) {
+    if (s.error) rows.push(['HTTP POST /mint, 100 works x 6 all-new', `error: ${s.error.split('\n')[0]}`, '', '', ''])
+    else {
+      rows.push(['HTTP POST /mint, 100 works x 6 all-new (end to end)', ms(s.latency.p50), ms(s.latency.p95), ms(s.latency.min), String(s.batches)])
+      rows.push(['… of which Fastify handling (server side)', ms(s.handling.p50), ms(s.handling.p95), ms(s.handling.min), String(s.handling.count)])
+    }
+  }
+  const l = results.lambda
+  if (l) {
+    if (l.error || !l.latency) rows.push(['Step Functions direct invocation (in-process handler)', `error: ${(l.error ?? '').split('\n')[0]}`, '', '', ''])
+    else {
+      const vsHttp = s && !s.error ? ` (${l.latency.p50 <= s.latency.p50 ? '' : '+'}${ms(l.latency.p50 - s.latency.p50)} ms vs HTTP)` : ''
+      rows.push(['Step Functions direct invocation, 100 works x 6 all-new (in-process handler)', `${ms(l.latency.p50)}${vsHttp}`, ms(l.latency.p95), ms(l.latency.min), String(l.batches)])
+    }
+  }
+  const c = results.coldStart
+  if (c) {
+    if (!c.measured) rows.push(['Lambda cold start', c.reason, '', '', ''])
+    else if ('error' in c) rows.push(['Lambda cold start', `error: ${c.error.split('\n')[0]}`, '', '', ''])
+    else {
+      rows.push([`Lambda cold start: process start to first response (${c.eventWorks}-work event)`, ms(c.firstResponseMs), '', ms(Math.min(...c.samples.map((x) => x.firstResponseMs))), String(c.samples.length)])
+      rows.push(['… import of the bundle alone (init)', ms(c.importMs), '', ms(Math.min(...c.samples.map((x) => x.importMs))), String(c.samples.length)])
+      rows.push(['… spawn to first response, Node boot included', ms(c.spawnToResponseMs), '', '', String(c.samples.length)])
+    }
+  }
+  if (rows.length > 0) {
+    out.push('', '### Single request, Step Functions path, cold start (ms)', '')
+    out.push(table(['Measurement', 'p50 / median', 'p95', 'min', 'Samples'], rows))
+  }
+
+  out.push('', '### Targets', '')
+  out.push(table(['Target', 'Measured', 'Result'], results.targets.map((t) => [t.target, t.measured, verdict(t.pass)])))
+
+  out.push(
+    '',
+    '**How this was measured.** Every workload and mode ran on a fresh database and fresh indices, for the service and for the floor alike; ' +
+      'a warm-up pass preceded the measured iterations, which alternated between floor and service. Throughput is the median over iterations ' +
+      '(works / wall time from the first request sent to the last answered); latency percentiles pool every request of every iteration. ' +
+      'The service is the production app (buildApp) on a real HTTP listener in a child process, fed by fetch from the bench process; ' +
+      'the floor (bench/floor.ts) issues only the mget, the look-up SELECTs, BEGIN, the multi-row INSERTs, COMMIT and the bulk index, in a child process of its own. ' +
+      'SQL statements are MariaDB\'s `Questions` (SHOW GLOBAL STATUS) before and after each iteration, minus the bench\'s own status query; round trips add ' +
+      '`Com_stmt_prepare`; "tx" is BEGIN + COMMIT + ROLLBACK. Elasticsearch requests are the per-route counts of `_nodes/stats/http`. ' +
+      'Both counters are global to their server, so each iteration is cross-checked with what the measured process counted itself: ' +
+      'per-request costs come from the iterations where the two agreed (nobody else was using the servers)' +
+      (noisy ? '; ⚠ marks a figure for which no iteration was quiet, so it includes other clients\' statements.' : '.') +
+      ' CPU ms is the measured process\'s own user + system time per request (process.cpuUsage), which other load on the machine barely changes.' +
+      ' Peak RSS is the process\'s maxRSS (getrusage) over its whole life: start-up, warm-up and all iterations of that workload and mode.',
+  )
+  return `${out.join('\n')}\n`
+}

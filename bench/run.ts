@@ -1,0 +1,172 @@
+/**
+ * `npm run bench`: the id minter against the local MariaDB and Elasticsearch, beside a floor that
+ * does only the unavoidable work. Prints Markdown to stdout, progress to stderr, and writes the raw
+ * figures to bench/results/<timestamp>.json. `--help` lists the options.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { parseArgs } from 'node:util'
+import { fileURLToPath } from 'node:url'
+import { buildChildren } from './children.js'
+import { ServerCounters } from './counters.js'
+import { closeAdmin, describeMachine, openAdmin } from './environment.js'
+import { measureColdStart, measureLambda, measureSingle, runWorkload, type Context } from './measure.js'
+import { renderProfile, summariseProfiles } from './profile.js'
+import { evaluateTargets, renderMarkdown, type BenchResults, type Mode } from './report.js'
+import { WORKLOAD_NAMES, WORKLOADS, type WorkloadName } from './workloads.js'
+
+const EXTRAS = ['single-request', 'lambda', 'cold-start'] as const
+const ALL = [...WORKLOAD_NAMES, ...EXTRAS] as const
+type Name = (typeof ALL)[number]
+
+const USAGE = `Usage: npm run bench -- [options]
+
+  --workload NAME     run only these (repeatable, or a comma list); default all of:
+                      ${WORKLOAD_NAMES.join(', ')},
+                      ${EXTRAS.join(', ')}
+  --iterations N      measured passes per workload and mode (default 10; 1 with --quick)
+  --quick             fewer works and passes: done in under a minute
+  --profile           CPU-profile the service and the floor during the measured passes into
+                      bench/results/profiles-<time>/ and print where the time went
+                      (tsx bench/profile.ts <dir> summarises them again)
+  --lambda-bundle F   the bundle to cold-start (default dist/lambda/index.mjs)
+  --log-level LEVEL   LOG_LEVEL of the service (default info, as deployed)
+  --verbose           show the children's output
+`
+
+function parseOptions(argv: string[]) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      workload: { type: 'string', multiple: true },
+      iterations: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
+      'lambda-bundle': { type: 'string' },
+      'log-level': { type: 'string', default: 'info' },
+      verbose: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  })
+  if (values.help) {
+    process.stdout.write(USAGE)
+    process.exit(0)
+  }
+  const selected = (values.workload ?? [...ALL]).flatMap((w) => w.split(',')).map((w) => w.trim()).filter(Boolean)
+  for (const name of selected) {
+    if (!(ALL as readonly string[]).includes(name)) throw new Error(`unknown workload "${name}"; choose from ${ALL.join(', ')}`)
+  }
+  const iterations = values.iterations === undefined ? (values.quick ? 1 : 10) : Number(values.iterations)
+  if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`--iterations must be a positive integer, not ${values.iterations}`)
+  return {
+    selected: new Set(selected as Name[]),
+    iterations,
+    quick: values.quick,
+    profile: values.profile,
+    lambdaBundle: values['lambda-bundle'],
+    logLevel: values['log-level'],
+    verbose: values.verbose,
+  }
+}
+
+class Interrupted extends Error {}
+
+async function main(): Promise<number> {
+  let options: ReturnType<typeof parseOptions>
+  try {
+    options = parseOptions(process.argv.slice(2))
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n\n${USAGE}`)
+    return 2
+  }
+  const started = new Date()
+  const stamp = started.toISOString().replace(/[:.]/g, '-')
+  const resultsDir = fileURLToPath(new URL('./results/', import.meta.url))
+  const profileDir = options.profile ? `${resultsDir}profiles-${stamp}` : undefined
+  mkdirSync(resultsDir, { recursive: true })
+
+  const t0 = performance.now()
+  const progress = (message: string) => process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${message}\n`)
+
+  const admin = await openAdmin()
+  const counters = new ServerCounters(admin)
+  const ctx: Context = {
+    admin,
+    counters,
+    quick: options.quick,
+    iterations: options.iterations,
+    logLevel: options.logLevel,
+    verbose: options.verbose,
+    progress,
+    children: new Set(),
+    ...(profileDir ? { profileDir } : {}),
+    ...(options.lambdaBundle ? { lambdaBundle: options.lambdaBundle } : {}),
+  }
+  // On an interrupt the children are stopped, the measurement in progress fails, and the
+  // finally below drops every store still there.
+  let interrupted = false
+  const interrupt = () => {
+    interrupted = true
+    process.stderr.write('\ninterrupted: stopping the children and dropping the bench stores\n')
+    for (const child of ctx.children) child.kill()
+  }
+  process.once('SIGINT', interrupt)
+  process.once('SIGTERM', interrupt)
+  const check = () => {
+    if (interrupted) throw new Interrupted()
+  }
+
+  try {
+    const machine = await describeMachine(admin)
+    progress(`${machine.cpu}, ${machine.cores} cores; Node ${machine.node}, MariaDB ${machine.mariadb}, Elasticsearch ${machine.elasticsearch}`)
+    await counters.calibrate()
+    await buildChildren()
+
+    const workloads = []
+    for (const name of WORKLOAD_NAMES) {
+      if (!options.selected.has(name)) continue
+      for (const mode of ['sequential', 'concurrent'] as Mode[]) {
+        check()
+        workloads.push(await runWorkload(ctx, WORKLOADS[name as WorkloadName], mode))
+      }
+    }
+    check()
+    const single = options.selected.has('single-request') ? await measureSingle(ctx) : undefined
+    check()
+    const lambda = options.selected.has('lambda') ? await measureLambda(ctx) : undefined
+    check()
+    const coldStart = options.selected.has('cold-start') ? await measureColdStart(ctx) : undefined
+    check()
+
+    machine.loadAverage.end = Math.round((os.loadavg()[0] ?? 0) * 100) / 100
+    const partial: Omit<BenchResults, 'targets'> = {
+      startedAt: started.toISOString(),
+      durationSeconds: Math.round((performance.now() - t0) / 100) / 10,
+      options: { quick: options.quick, iterations: options.iterations, workloads: [...options.selected], logLevel: options.logLevel, profile: options.profile },
+      machine,
+      workloads,
+      ...(single ? { single } : {}),
+      ...(lambda ? { lambda } : {}),
+      ...(coldStart ? { coldStart } : {}),
+    }
+    const results: BenchResults = { ...partial, targets: evaluateTargets(partial) }
+    const file = `${resultsDir}${stamp}.json`
+    writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`)
+    process.stdout.write(renderMarkdown(results))
+    progress(`raw figures: ${file}`)
+    if (profileDir && existsSync(profileDir)) {
+      for (const summary of summariseProfiles(profileDir)) process.stderr.write(`\n${renderProfile(summary)}\n`)
+    }
+    progress(`done in ${results.durationSeconds} s`)
+    const failed = workloads.some((w) => w.error) || single?.error || lambda?.error || (coldStart && 'error' in coldStart)
+    return failed ? 1 : 0
+  } catch (error) {
+    if (error instanceof Interrupted) return 130
+    throw error
+  } finally {
+    for (const child of ctx.children) child.kill()
+    await closeAdmin(admin)
+  }
+}
+
+process.exitCode = await main()
