@@ -60,8 +60,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   await app.register(helmet, { contentSecurityPolicy: { directives: { 'upgrade-insecure-requests': null } } })
   await app.register(swaggerPlugin, { ui: config.SWAGGER_UI })
 
+  // Once closing, a response says Connection: close, so the keep-alive connection of a request that
+  // was in flight ends with it; otherwise close() waits for the client to hang up (keepAliveTimeout,
+  // 72 s) and a SIGTERM'd server is killed by close-with-grace's 25 s delay, exit code 1.
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+  })
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
+    if (closing) reply.header('connection', 'close')
   })
 
   // Handlers first: routes registered after them inherit them.
@@ -91,8 +99,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
     targetIndex: config.es_identified_index,
   })
   const identifiers = createIdentifierStore({
-    primary: app.database.primary,
-    replica: app.database.replica,
+    primary: app.database.primaryPool,
+    replica: app.database.replicaPool,
     ready: app.database.ready,
   })
   await app.register(mintRoutes, { minter: createMinter({ identifiers, works }) })

@@ -26,8 +26,10 @@ await app.ready()
 function isHttpEvent(event: unknown): boolean {
   if (typeof event !== 'object' || event === null) return false
   const e = event as Record<string, unknown>
-  // API Gateway REST (httpMethod), HTTP API and Function URLs (requestContext.http / routeKey), ALB (requestContext.elb).
-  return typeof e.httpMethod === 'string' || (typeof e.requestContext === 'object' && e.requestContext !== null)
+  // API Gateway REST and ALB events carry httpMethod; HTTP API (v2) and Function URLs carry
+  // requestContext.http.method. Any other requestContext is just a field of a direct invocation.
+  const requestContext = e.requestContext as { http?: { method?: unknown } } | null | undefined
+  return typeof e.httpMethod === 'string' || typeof requestContext?.http?.method === 'string'
 }
 
 export async function handler(event: unknown, context: Context): Promise<unknown> {
@@ -37,22 +39,28 @@ export async function handler(event: unknown, context: Context): Promise<unknown
 
 async function invokeMint(event: DirectInvocation, context: Context): Promise<MintResult> {
   const jobId = typeof event?.jobId === 'string' ? event.jobId : undefined
+  // Bad input is answered, not thrown, so the state machine can route it like any failure.
+  const invalid = (message: string): MintResult => ({
+    successes: [],
+    failures: [{ sourceIdentifier: '', error: `Invalid input: ${message}` }],
+    ...(jobId !== undefined ? { jobId } : {}),
+  })
+  let payload: string
+  try {
+    payload = JSON.stringify(event ?? null)
+  } catch {
+    // JSON.stringify recurses: an event nested thousands deep overflows the stack. No mint request is.
+    return invalid('the event is nested too deeply')
+  }
   const response = await app.inject({
     method: 'POST',
     url: '/mint',
     headers: { 'content-type': 'application/json', 'x-request-id': context?.awsRequestId ?? '' },
-    payload: JSON.stringify(event ?? null),
+    payload,
   })
   const body = response.json() as MintResult & { message?: string }
   if (response.statusCode === 200) return body
-  if (response.statusCode >= 400 && response.statusCode < 500) {
-    // Bad input is answered, not thrown, so the state machine can route it like any failure.
-    return {
-      successes: [],
-      failures: [{ sourceIdentifier: '', error: `Invalid input: ${body.message ?? `status ${response.statusCode}`}` }],
-      ...(jobId !== undefined ? { jobId } : {}),
-    }
-  }
+  if (response.statusCode >= 400 && response.statusCode < 500) return invalid(body.message ?? `status ${response.statusCode}`)
   if (response.statusCode === 503) throw new DependencyUnavailableError(undefined, body.message ?? 'Service unavailable')
   throw new MintingError(body.message ?? `Minting failed with status ${response.statusCode}`)
 }

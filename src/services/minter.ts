@@ -1,5 +1,5 @@
 import type { Assignment, IdentifierStore } from './identifier-store/store.js'
-import { describeKey, keyOf, type IdentifierKey } from './identifier-store/keys.js'
+import { describeKey, type IdentifierKey } from './identifier-store/keys.js'
 import { embedCanonicalIds, findIdentifiableNodes, type IdentifiableNode } from './work-identifiers.js'
 import type { WorkStore } from './work-store.js'
 
@@ -73,8 +73,8 @@ export function createMinter({ identifiers, works }: MinterDependencies) {
     const keys = new Map<string, IdentifierKey>()
     for (const { nodes } of pending) {
       for (const node of nodes) {
-        keys.set(keyOf(node.key), node.key)
-        if (node.predecessor) keys.set(keyOf(node.predecessor), node.predecessor)
+        keys.set(node.keyId, node.key)
+        if (node.predecessor) keys.set(node.predecessorKeyId as string, node.predecessor)
       }
     }
     const known = await identifiers.lookup([...keys.values()])
@@ -83,20 +83,19 @@ export function createMinter({ identifiers, works }: MinterDependencies) {
     const assignments = new Map<string, Assignment>()
     const ready: PendingWork[] = []
     for (const work of pending) {
-      const workAssignments: Array<[string, Assignment]> = []
+      const workAssignments: Assignment[] = []
       let missingPredecessor: IdentifiableNode | undefined
       for (const node of work.nodes) {
-        const key = keyOf(node.key)
-        if (known.has(key)) continue
+        if (known.has(node.keyId)) continue
         if (node.predecessor) {
-          const inherited = known.get(keyOf(node.predecessor))
+          const inherited = known.get(node.predecessorKeyId as string)
           if (inherited === undefined) {
             missingPredecessor = node
             break
           }
-          workAssignments.push([key, { key: node.key, canonicalId: inherited }])
+          workAssignments.push({ key: node.key, keyId: node.keyId, canonicalId: inherited })
         } else {
-          workAssignments.push([key, { key: node.key }])
+          workAssignments.push({ key: node.key, keyId: node.keyId })
         }
       }
       if (missingPredecessor?.predecessor) {
@@ -106,11 +105,11 @@ export function createMinter({ identifiers, works }: MinterDependencies) {
         )
         continue
       }
-      for (const [key, assignment] of workAssignments) {
+      for (const assignment of workAssignments) {
         // An inherited ID wins over a fresh one when works disagree about the same identifier.
-        const existing = assignments.get(key)
+        const existing = assignments.get(assignment.keyId as string)
         if (!existing || (existing.canonicalId === undefined && assignment.canonicalId !== undefined)) {
-          assignments.set(key, assignment)
+          assignments.set(assignment.keyId as string, assignment)
         }
       }
       ready.push(work)
@@ -118,10 +117,7 @@ export function createMinter({ identifiers, works }: MinterDependencies) {
 
     // 4. Store the new mappings, all or nothing, agreeing with any concurrent request.
     const assigned = await identifiers.assign([...assignments.values()])
-    const canonicalIdOf = (node: IdentifiableNode) => {
-      const key = keyOf(node.key)
-      return (known.get(key) ?? assigned.get(key)) as string
-    }
+    const canonicalIdOf = (node: IdentifiableNode) => (known.get(node.keyId) ?? assigned.get(node.keyId)) as string
 
     // 5. Embed and index every ready work in one bulk call, under its root's canonical ID.
     const documents = ready.map((work) => {

@@ -1,5 +1,5 @@
 import { limits } from './identifier-store/schema.js'
-import type { IdentifierKey } from './identifier-store/keys.js'
+import { keyOf, type IdentifierKey } from './identifier-store/keys.js'
 
 /** Agents, places and the like are one kind of thing to the catalogue: they share canonical IDs. */
 const CONCEPT_TYPES = new Set(['Person', 'Organisation', 'Place', 'Agent', 'Meeting', 'Genre', 'Period'])
@@ -10,8 +10,13 @@ export interface IdentifiableNode {
   /** The object inside the work that receives `canonicalId`. */
   node: JsonObject
   key: IdentifierKey
+  /** keyOf(key), computed once: the minter looks every node up by it several times. */
+  keyId: string
   predecessor?: IdentifierKey
-  path: string
+  /** keyOf(predecessor), when there is one. */
+  predecessorKeyId?: string
+  /** Where the node sits in the work, as a JSON path ($.data.items[0].id); only error messages read it. */
+  readonly path: string
 }
 
 export type WorkAnalysis =
@@ -40,6 +45,37 @@ function pathOf(frame: Frame | undefined): string {
 
 class MalformedIdentifier extends Error {}
 
+/** A node found in a work. Its path is only worked out when something asks for it (error messages). */
+class FoundNode implements IdentifiableNode {
+  readonly keyId: string
+  predecessor?: IdentifierKey
+  predecessorKeyId?: string
+  #frame: Frame | undefined
+  #path: string | undefined
+
+  constructor(
+    readonly node: JsonObject,
+    readonly key: IdentifierKey,
+    predecessor: IdentifierKey | undefined,
+    frame: Frame,
+  ) {
+    this.keyId = keyOf(key)
+    if (predecessor) {
+      this.predecessor = predecessor
+      this.predecessorKeyId = keyOf(predecessor)
+    }
+    this.#frame = frame
+  }
+
+  get path(): string {
+    if (this.#path === undefined) {
+      this.#path = pathOf(this.#frame)
+      this.#frame = undefined
+    }
+    return this.#path
+  }
+}
+
 function byteLength(text: string): number {
   return Buffer.byteLength(text, 'utf8')
 }
@@ -48,7 +84,8 @@ function requireText(value: unknown, field: string, maxBytes: number): string {
   if (typeof value !== 'string' || value.length === 0) throw new MalformedIdentifier(`${field} must be a non-empty string`)
   // A lone surrogate cannot be stored as UTF-8 without changing it into another identifier.
   if (!value.isWellFormed()) throw new MalformedIdentifier(`${field} is not well-formed Unicode`)
-  if (byteLength(value) > maxBytes) throw new MalformedIdentifier(`${field} is longer than ${maxBytes} bytes`)
+  // No UTF-16 code unit takes more than 3 bytes in UTF-8, so short text needs no counting.
+  if (value.length * 3 > maxBytes && byteLength(value) > maxBytes) throw new MalformedIdentifier(`${field} is longer than ${maxBytes} bytes`)
   return value
 }
 
@@ -108,17 +145,16 @@ export function findIdentifiableNodes(work: unknown): WorkAnalysis {
 }
 
 function parseNode(object: JsonObject, frame: Frame): IdentifiableNode | { reason: string } {
-  const path = pathOf(frame)
   let field = 'sourceIdentifier'
   try {
     const key = identifierKey(object.sourceIdentifier)
     const predecessorValue = object.predecessorIdentifier
     field = 'predecessorIdentifier'
     const predecessor = predecessorValue === undefined || predecessorValue === null ? undefined : identifierKey(predecessorValue)
-    return predecessor ? { node: object, key, predecessor, path } : { node: object, key, path }
+    return new FoundNode(object, key, predecessor, frame)
   } catch (error) {
     if (!(error instanceof MalformedIdentifier)) throw error
-    return { reason: `malformed ${field} at ${path}.${field}: ${error.message}` }
+    return { reason: `malformed ${field} at ${pathOf(frame)}.${field}: ${error.message}` }
   }
 }
 

@@ -6,6 +6,8 @@ export interface WorkStoreOptions {
   target: Client
   sourceIndex: string
   targetIndex: string
+  /** The most a bulk request may carry; works beyond it go in the next one. */
+  maxBulkBytes?: number
 }
 
 export type FetchedWork = { found: true; work: unknown } | { found: false; reason: string }
@@ -13,7 +15,7 @@ export type FetchedWork = { found: true; work: unknown } | { found: false; reaso
 export type WorkStore = ReturnType<typeof createWorkStore>
 
 /** Reads source works and writes identified ones; anything that stops Elasticsearch answering is a 503. */
-export function createWorkStore({ source, target, sourceIndex, targetIndex }: WorkStoreOptions) {
+export function createWorkStore({ source, target, sourceIndex, targetIndex, maxBulkBytes = 16 * 1024 * 1024 }: WorkStoreOptions) {
   /** Fetches the works by id in one round trip. */
   async function fetch(ids: string[]): Promise<Map<string, FetchedWork>> {
     const response = await unavailableOnFailure(`reading ${sourceIndex}`, () =>
@@ -41,20 +43,41 @@ export function createWorkStore({ source, target, sourceIndex, targetIndex }: Wo
    */
   async function index(documents: Array<{ id: string; document: unknown }>): Promise<Map<string, string>> {
     const rejected = new Map<string, string>()
-    if (documents.length === 0) return rejected
-    const operations: unknown[] = []
-    for (const { id, document } of documents) operations.push({ index: { _index: targetIndex, _id: id } }, document)
-    const response = await unavailableOnFailure(`writing ${targetIndex}`, () =>
-      target.bulk({ operations, filter_path: 'errors,items.*._id,items.*.error' }),
-    )
-    if (!response.errors) return rejected
-    for (const item of response.items) {
-      const result = item.index
-      if (result?.error && result._id) {
-        if (result.error.type === 'index_not_found_exception' || result.error.type === 'es_rejected_execution_exception') {
-          throw new DependencyUnavailableError('elasticsearch', `Elasticsearch could not write to ${targetIndex}: ${result.error.reason}`)
+    // Elasticsearch refuses a whole request over http.max_content_length (100mb by default) with
+    // 413. Bulks are cut at maxBulkBytes, so large works cannot push a request over it and fail
+    // every work in it; a single work over the limit is that work's failure, not an outage.
+    const batches: Array<{ operations: unknown[]; bytes: number; ids: string[] }> = []
+    for (const { id, document } of documents) {
+      const bytes = Buffer.byteLength(JSON.stringify(document)) + 100
+      let batch = batches[batches.length - 1]
+      if (!batch || (batch.ids.length > 0 && batch.bytes + bytes > maxBulkBytes)) batches.push((batch = { operations: [], bytes: 0, ids: [] }))
+      batch.operations.push({ index: { _index: targetIndex, _id: id } }, document)
+      batch.bytes += bytes
+      batch.ids.push(id)
+    }
+    for (const batch of batches) {
+      let response
+      try {
+        response = await unavailableOnFailure(`writing ${targetIndex}`, () =>
+          target.bulk({ operations: batch.operations, filter_path: 'errors,items.*._id,items.*.error' }),
+        )
+      } catch (error) {
+        const cause = error instanceof DependencyUnavailableError ? error.cause : error
+        if (cause instanceof errors.ResponseError && cause.statusCode === 413 && batch.ids.length === 1) {
+          rejected.set(batch.ids[0] as string, `request_entity_too_large: the work (${batch.bytes} bytes) is over the target's http.max_content_length`)
+          continue
         }
-        rejected.set(result._id, `${result.error.type}: ${result.error.reason ?? 'no reason given'}`)
+        throw error
+      }
+      if (!response.errors) continue
+      for (const item of response.items) {
+        const result = item.index
+        if (result?.error && result._id) {
+          if (result.error.type === 'index_not_found_exception' || result.error.type === 'es_rejected_execution_exception') {
+            throw new DependencyUnavailableError('elasticsearch', `Elasticsearch could not write to ${targetIndex}: ${result.error.reason}`)
+          }
+          rejected.set(result._id, `${result.error.type}: ${result.error.reason ?? 'no reason given'}`)
+        }
       }
     }
     return rejected

@@ -1,5 +1,3 @@
-import { drizzle, type MySql2Database } from 'drizzle-orm/mysql2'
-import { migrate } from 'drizzle-orm/mysql2/migrator'
 import mysql, { type Pool, type PoolOptions } from 'mysql2/promise'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
@@ -64,19 +62,20 @@ export function openDatabase(options: DatabaseOptions) {
     return pool
   }
 
+  // The identifier store queries these pools directly; drizzle is only the migrator.
   const primaryPool = createPool(options.host)
   const replicaPool = options.replicaHost ? createPool(options.replicaHost) : undefined
-  const primary: MySql2Database = drizzle({ client: primaryPool })
-  const replica: MySql2Database | undefined = replicaPool ? drizzle({ client: replicaPool }) : undefined
 
   async function applyMigrations(): Promise<void> {
     const admin = await mysql.createConnection({ ...base, host: options.host })
     try {
+      // Loaded when needed: a start-up without migrations does not pay for the migrator.
+      const [{ drizzle }, { migrate }] = await Promise.all([import('drizzle-orm/mysql2'), import('drizzle-orm/mysql2/migrator')])
       // The name is validated by the configuration schema ([A-Za-z0-9_]), so quoting it is safe.
       await admin.query(`CREATE DATABASE IF NOT EXISTS \`${options.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`)
       // Cold starts race each other; the named lock lets one migrate while the others wait.
       await admin.query('SELECT GET_LOCK(?, 60)', [`id-minter-migrations:${options.database}`])
-      await migrate(primary, { migrationsFolder })
+      await migrate(drizzle({ client: primaryPool }), { migrationsFolder })
     } finally {
       await admin.end().catch(() => {})
     }
@@ -102,5 +101,5 @@ export function openDatabase(options: DatabaseOptions) {
     await Promise.all([primaryPool.end(), replicaPool?.end()])
   }
 
-  return { primary, replica, primaryPool, replicaPool, ready, applyMigrations, ping, close }
+  return { primaryPool, replicaPool, ready, applyMigrations, ping, close }
 }

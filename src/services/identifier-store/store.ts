@@ -1,10 +1,7 @@
-import { inArray, sql } from 'drizzle-orm'
-import type { MySql2Database } from 'drizzle-orm/mysql2'
-import { format } from 'mysql2'
+import type { Pool, PoolConnection, ResultSetHeader } from 'mysql2/promise'
 import { generateCanonicalIds } from '../canonical-id.js'
 import { DependencyUnavailableError, describeError, rootCause } from '../errors.js'
 import { compareKeys, keyOf, type IdentifierKey } from './keys.js'
-import { canonicalIds } from './schema.js'
 
 /** MySQL caps nothing here, but the design does: no statement carries more than this many values. */
 export const CHUNK_SIZE = 1000
@@ -16,30 +13,54 @@ const RETRYABLE = new Set([
   'ER_LOCK_WAIT_TIMEOUT',
 ])
 
+/**
+ * Statements go to mysql2 as a template and its values, which mysql2 escapes and inlines
+ * (text protocol, as the floor does): drizzle added a row-parsing typeCast hook and a second scan
+ * of every formatted statement, about a third of the store's CPU time.
+ */
 export interface IdentifierStoreOptions {
-  primary: MySql2Database
+  primary: Pool
   /** Where look-ups go: a read replica, or the primary again. */
-  replica?: MySql2Database
+  replica?: Pool
   /** Runs before the first statement until it has succeeded once (migrations at start-up). */
   ready?: () => Promise<void>
+  /** How long one look-up or assignment may take before the request is answered 503. */
+  timeoutMs?: number
 }
 
 export interface Assignment {
   key: IdentifierKey
+  /** keyOf(key), when the caller has it already. */
+  keyId?: string
   /** The canonical ID to give the key: an inherited one, or undefined to mint a new one. */
   canonicalId?: string
 }
 
 export type IdentifierStore = ReturnType<typeof createIdentifierStore>
 
-export function createIdentifierStore({ primary, replica = primary, ready }: IdentifierStoreOptions) {
+export function createIdentifierStore({ primary, replica = primary, ready, timeoutMs = 20_000 }: IdentifierStoreOptions) {
   async function run<T>(operation: () => Promise<T>): Promise<T> {
-    try {
+    // A database that stops answering (a hung server, a silent network) must not hold the request
+    // for ever: the driver has no statement timeout, so the request gives up here and answers 503.
+    const work = (async () => {
       if (ready) await ready()
-      return await operation()
+      return operation()
+    })()
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new DependencyUnavailableError('database', `Database unavailable: no answer within ${timeoutMs} ms`)),
+        timeoutMs,
+      )
+    })
+    try {
+      return await Promise.race([work, deadline])
     } catch (error) {
+      work.catch(() => {}) // abandoned at the deadline: its late outcome has nobody to tell
       if (error instanceof DependencyUnavailableError) throw error
       throw new DependencyUnavailableError('database', `Database unavailable: ${describeError(error)}`, { cause: error })
+    } finally {
+      clearTimeout(timer)
     }
   }
 
@@ -49,9 +70,7 @@ export function createIdentifierStore({ primary, replica = primary, ready }: Ide
     if (keys.length === 0) return found
     const db = from === 'replica' ? replica : primary
     return run(async () => {
-      for (const condition of lookupConditions(keys)) {
-        for (const row of await mappings(db, condition)) found.set(keyOf(row), row.canonicalId)
-      }
+      for (const statement of lookupStatements(keys)) await readMappings(db, statement, found)
       return found
     })
   }
@@ -67,9 +86,13 @@ export function createIdentifierStore({ primary, replica = primary, ready }: Ide
     // One global order for the rows, so concurrent inserts take their locks in the same order.
     const sorted = [...assignments].sort((a, b) => compareKeys(a.key, b.key))
     return run(async () => {
+      const settled = new Map<string, string>()
+      let pending = sorted
       for (let attempt = 1; ; attempt++) {
         try {
-          return await assignOnce(sorted)
+          const assigned = await assignOnce(pending)
+          for (const [key, canonicalId] of settled) assigned.set(key, canonicalId)
+          return assigned
         } catch (error) {
           const cause = rootCause(error) as { code?: string; message?: string; sql?: string }
           const code = cause.code
@@ -77,7 +100,14 @@ export function createIdentifierStore({ primary, replica = primary, ready }: Ide
           // MariaDB names only the key ("for key 'PRIMARY'"), so look at the statement too.
           const duplicateCandidate = code === 'ER_DUP_ENTRY' && /canonical_ids/i.test(`${cause.message} ${cause.sql ?? ''}`)
           if (attempt < MAX_ATTEMPTS && (RETRYABLE.has(code ?? '') || duplicateCandidate)) {
-            await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt))
+            // Exponential backoff with full jitter, so colliding requests spread out rather than meet again.
+            await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(1000, 20 * 2 ** attempt)))
+            // Whatever a concurrent request has committed meanwhile is settled: the next attempt
+            // neither inserts nor locks those keys, so it has fewer rows to collide on.
+            const committed = await lookup(pending.map((a) => a.key), 'primary')
+            for (const [key, canonicalId] of committed) settled.set(key, canonicalId)
+            pending = pending.filter((a) => !committed.has(keyOf(a.key)))
+            if (pending.length === 0) return new Map(settled)
             continue
           }
           throw error
@@ -89,39 +119,37 @@ export function createIdentifierStore({ primary, replica = primary, ready }: Ide
   async function assignOnce(sorted: Assignment[]): Promise<Map<string, string>> {
     const candidates = generateCanonicalIds(sorted.filter((a) => a.canonicalId === undefined).length)
     let next = 0
-    const rows = sorted.map((a) => ({ ...a.key, canonicalId: a.canonicalId ?? (candidates[next++] as string) }))
-    return primary.transaction(async (tx) => {
-      // Multi-row inserts are written with mysql2's own escaping (what drizzle ends in anyway, as
-      // it sends text queries): drizzle's builder costs ~50 µs a row, the formatting ~0.5 µs.
+    const rows: Row[] = []
+    const assigned = new Map<string, string>()
+    for (const a of sorted) {
+      const canonicalId = a.canonicalId ?? (candidates[next++] as string)
+      rows.push([a.key.ontologyType, a.key.sourceSystem, a.key.sourceId, canonicalId])
+      assigned.set(a.keyId ?? keyOf(a.key), canonicalId)
+    }
+    return transaction(primary, async (tx) => {
       for (const chunk of chunks(candidates)) {
-        await tx.execute(sql.raw(format('INSERT INTO `canonical_ids` (`CanonicalId`, `Status`) VALUES ?', [chunk.map((id) => [id, 'assigned'])])))
+        await tx.query('INSERT INTO `canonical_ids` (`CanonicalId`, `Status`) VALUES ?', [chunk.map((id) => [id, 'assigned'])])
       }
       let inserted = 0
       for (const chunk of chunks(rows)) {
         // A no-op update on a duplicate key: the existing mapping is never changed, and with
         // FOUND_ROWS off the affected-row count says how many of ours went in.
-        const values = chunk.map((row) => [row.ontologyType, row.sourceSystem, row.sourceId, row.canonicalId])
-        const [result] = await tx.execute(
-          sql.raw(
-            format(
-              'INSERT INTO `identifiers` (`OntologyType`, `SourceSystem`, `SourceId`, `CanonicalId`) VALUES ? ON DUPLICATE KEY UPDATE `CanonicalId` = `CanonicalId`',
-              [values],
-            ),
-          ),
+        const [result] = await tx.query<ResultSetHeader>(
+          'INSERT INTO `identifiers` (`OntologyType`, `SourceSystem`, `SourceId`, `CanonicalId`) VALUES ? ON DUPLICATE KEY UPDATE `CanonicalId` = `CanonicalId`',
+          [chunk],
         )
         inserted += result.affectedRows
       }
-      const assigned = new Map(rows.map((row) => [keyOf(row), row.canonicalId]))
       if (inserted === rows.length) return assigned
 
       // Some keys were minted by a concurrent request between our look-up and our insert.
       // A locking read sees its committed mapping whatever the isolation level.
-      for (const condition of lookupConditions(rows)) {
-        for (const row of await mappings(tx, `${condition} FOR UPDATE`)) assigned.set(keyOf(row), row.canonicalId)
+      for (const statement of lookupStatements(sorted.map((a) => a.key))) {
+        await readMappings(tx, { sql: `${statement.sql} FOR UPDATE`, values: statement.values }, assigned)
       }
       const used = new Set(assigned.values())
       const unused = candidates.filter((id) => !used.has(id))
-      for (const chunk of chunks(unused)) await tx.delete(canonicalIds).where(inArray(canonicalIds.canonicalId, chunk))
+      for (const chunk of chunks(unused)) await tx.query('DELETE FROM `canonical_ids` WHERE `CanonicalId` IN (?)', [chunk])
       return assigned
     })
   }
@@ -129,23 +157,51 @@ export function createIdentifierStore({ primary, replica = primary, ready }: Ide
   return { lookup, assign }
 }
 
+type Row = [ontologyType: string, sourceSystem: string, sourceId: string, canonicalId: string]
+type Queryable = Pick<Pool, 'query'> | Pick<PoolConnection, 'query'>
+interface Statement {
+  sql: string
+  values: unknown[]
+}
+
+/**
+ * BEGIN, the body, COMMIT; ROLLBACK if anything fails. A connection that cannot even roll back is
+ * destroyed rather than returned to the pool.
+ */
+async function transaction<T>(pool: Pool, body: (connection: PoolConnection) => Promise<T>): Promise<T> {
+  const connection = await pool.getConnection()
+  let reusable = true
+  try {
+    await connection.query('BEGIN')
+    const result = await body(connection)
+    await connection.query('COMMIT')
+    return result
+  } catch (error) {
+    try {
+      await connection.query('ROLLBACK')
+    } catch {
+      reusable = false
+    }
+    throw error
+  } finally {
+    if (reusable) connection.release()
+    else connection.destroy()
+  }
+}
+
 const SELECT_MAPPINGS = 'SELECT `OntologyType`, `SourceSystem`, `SourceId`, `CanonicalId` FROM `identifiers`'
 
-/** The stored mappings a look-up statement finds (VARBINARY columns arrive as Buffers). */
-async function mappings(db: Pick<MySql2Database, 'execute'>, statement: string) {
-  const [rows] = (await db.execute(sql.raw(statement))) as unknown as [
-    Array<{ OntologyType: Buffer; SourceSystem: Buffer; SourceId: Buffer; CanonicalId: string }>,
-  ]
-  return rows.map((row) => ({
-    ontologyType: row.OntologyType.toString('utf8'),
-    sourceSystem: row.SourceSystem.toString('utf8'),
-    sourceId: row.SourceId.toString('utf8'),
-    canonicalId: row.CanonicalId,
-  }))
+/** Adds the stored mappings a look-up statement finds to `found`, keyed by keyOf() (VARBINARY columns arrive as Buffers). */
+async function readMappings(db: Queryable, statement: Statement, found: Map<string, string>): Promise<void> {
+  const [rows] = await db.query({ sql: statement.sql, values: statement.values, rowsAsArray: true })
+  for (const row of rows as unknown as Array<[Buffer, Buffer, Buffer, string]>) {
+    const key = { ontologyType: row[0].toString('utf8'), sourceSystem: row[1].toString('utf8'), sourceId: row[2].toString('utf8') }
+    found.set(keyOf(key), row[3])
+  }
 }
 
 /** Look-up statements for the keys, grouped by ontology type and system, at most CHUNK_SIZE values each. */
-function lookupConditions(keys: IdentifierKey[]): string[] {
+function lookupStatements(keys: IdentifierKey[]): Statement[] {
   const groups = new Map<string, { ontologyType: string; sourceSystem: string; sourceIds: string[] }>()
   for (const key of keys) {
     const groupKey = keyOf({ ontologyType: key.ontologyType, sourceSystem: key.sourceSystem, sourceId: '' })
@@ -153,23 +209,28 @@ function lookupConditions(keys: IdentifierKey[]): string[] {
     if (!group) groups.set(groupKey, (group = { ontologyType: key.ontologyType, sourceSystem: key.sourceSystem, sourceIds: [] }))
     group.sourceIds.push(key.sourceId)
   }
-  const statements: string[][] = [[]]
-  let values = 0
+  const statements: Statement[] = []
+  let conditions: string[] = []
+  let values: unknown[] = []
+  let count = 0
+  const flush = () => {
+    statements.push({ sql: `${SELECT_MAPPINGS} WHERE ${conditions.join(' OR ')}`, values })
+    conditions = []
+    values = []
+    count = 0
+  }
   for (const group of groups.values()) {
     for (let at = 0; at < group.sourceIds.length; ) {
-      if (values === CHUNK_SIZE) {
-        statements.push([])
-        values = 0
-      }
-      const sourceIds = group.sourceIds.slice(at, at + CHUNK_SIZE - values)
+      if (count === CHUNK_SIZE) flush()
+      const sourceIds = group.sourceIds.slice(at, at + CHUNK_SIZE - count)
       at += sourceIds.length
-      values += sourceIds.length
-      statements[statements.length - 1]?.push(
-        format('(OntologyType = ? AND SourceSystem = ? AND SourceId IN (?))', [group.ontologyType, group.sourceSystem, sourceIds]),
-      )
+      count += sourceIds.length
+      conditions.push('(OntologyType = ? AND SourceSystem = ? AND SourceId IN (?))')
+      values.push(group.ontologyType, group.sourceSystem, sourceIds)
     }
   }
-  return statements.map((conditions) => `${SELECT_MAPPINGS} WHERE ${conditions.join(' OR ')}`)
+  if (conditions.length > 0) flush()
+  return statements
 }
 
 function chunks<T>(items: T[]): T[][] {
