@@ -13,3 +13,35 @@ t.test('the OpenAPI document describes /mint and /health with every status they 
   t.same(Object.keys(document.paths['/health'].get.responses).sort(), ['200', '503'])
   t.ok(document.paths['/mint'].post.requestBody.content['application/json'].schema.properties.sourceIdentifiers)
 })
+
+t.test('the OpenAPI document is valid OpenAPI 3 and describes every field and status with an example', async (t) => {
+  const { default: SwaggerParser } = await import('@apidevtools/swagger-parser')
+  const document = JSON.parse(await generateOpenApi())
+  await t.resolves(SwaggerParser.validate(structuredClone(document)), 'valid per swagger-parser')
+
+  const undescribed: string[] = []
+  const walk = (schema: Record<string, any>, path: string) => {
+    if (!schema.description && !path.endsWith('[]')) undescribed.push(path)
+    for (const [name, property] of Object.entries<Record<string, any>>(schema.properties ?? {})) walk(property, `${path}.${name}`)
+    if (schema.items) walk(schema.items, `${path}[]`)
+  }
+  for (const [route, methods] of Object.entries<Record<string, any>>(document.paths)) {
+    for (const [method, operation] of Object.entries<Record<string, any>>(methods)) {
+      const body = operation.requestBody?.content?.['application/json']?.schema
+      if (body) walk(body, `${method} ${route} body`)
+      for (const [status, response] of Object.entries<Record<string, any>>(operation.responses)) {
+        t.ok(response.description, `${method} ${route} ${status} has a description`)
+        for (const media of Object.values<Record<string, any>>(response.content ?? {})) {
+          const schema = media.schema
+          const example = media.example ?? media.examples ?? schema.example ?? schema.examples
+          const propertiesHaveExamples = Object.values<Record<string, any>>(schema.properties ?? {}).every(
+            (p) => p.example !== undefined || p.examples !== undefined || p.properties !== undefined,
+          )
+          t.ok(example !== undefined || (schema.properties && propertiesHaveExamples), `${method} ${route} ${status} has an example`)
+          walk(schema, `${method} ${route} ${status}`)
+        }
+      }
+    }
+  }
+  t.same(undescribed, [], 'every field has a description')
+})

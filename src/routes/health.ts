@@ -17,11 +17,14 @@ const HealthResponse = (description: string, example: unknown) =>
       status: Type.Union([Type.Literal('ok'), Type.Literal('error')], {
         description: '"ok" when every dependency answered, "error" otherwise.',
       }),
-      checks: Type.Object({
-        database: Check('The MySQL primary (and replica, when configured): SELECT 1, after migrations when they are applied at start-up.'),
-        sourceIndex: Check('The source index (es_source_index) exists and answers.'),
-        identifiedIndex: Check('The identified index (es_identified_index) exists and answers.'),
-      }),
+      checks: Type.Object(
+        {
+          database: Check('The MySQL primary (and replica, when configured): SELECT 1, after migrations when they are applied at start-up.'),
+          sourceIndex: Check('The source index (es_source_index) exists and answers.'),
+          identifiedIndex: Check('The identified index (es_identified_index) exists and answers.'),
+        },
+        { description: 'One entry per dependency, each checked afresh on this call.' },
+      ),
     },
     { description, examples: [example] },
   )
