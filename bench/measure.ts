@@ -1,13 +1,15 @@
 import { fork } from 'node:child_process'
+import http from 'node:http'
 import { existsSync, mkdirSync, readdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { startFloor, startLambda, startService } from './children.js'
+import { buildDir, startFloor, startLambda, startService } from './children.js'
 import { addDeltas, type CounterDelta, type ServerCounters } from './counters.js'
 import { createStores, dropStores, freshStores, seedKnown, seedWorks, serviceEnvironment, storedCounts, type Admin, type Stores } from './environment.js'
 import type { FloorCounters } from './floor.js'
+import type { MemoryPeaks } from './protocol.js'
 import { median, runBatches, summarise, type LoadResult } from './load.js'
-import type { ColdStartResult, Iteration, LambdaResult, Mode, PerRequest, SideResult, SingleResult, WorkloadResult } from './report.js'
+import type { ColdSample, ColdStartResult, ColdVariantName, Iteration, LambdaResult, Mode, PerRequest, SideResult, SingleResult, WorkloadResult } from './report.js'
 import type { ServiceCounters } from './service-child.js'
 import { BATCH_SIZE, generatePass, WORKLOADS, type Workload, type WorkloadPass } from './workloads.js'
 
@@ -18,8 +20,12 @@ export interface Context {
   iterations: number
   logLevel: string
   profileDir?: string
+  /** Where allocation profiles of the measured passes go (--heap-profile). */
+  heapProfileDir?: string
   verbose: boolean
   lambdaBundle?: string
+  /** How the bench sends POST /mint: node:http (default) or fetch. */
+  client: Client
   progress(message: string): void
   /** Every child alive, so an interrupted run can stop them. */
   children: Set<{ kill(): void }>
@@ -30,17 +36,60 @@ interface Side {
   counters(): Promise<{ sqlStatements: number; esRequests: number; cpuMs: number; handlingMs?: number[] }>
 }
 
-const CONCURRENCY: Record<Mode, number> = { sequential: 1, concurrent: 4 }
+export type Client = 'http' | 'fetch'
 
-/** POSTs one batch to the service; anything but every work minted is an error. */
-async function postMint(url: string, sourceIdentifiers: string[]): Promise<void> {
+const CONCURRENCY: Record<Mode, number> = { sequential: 1, concurrent: 4 }
+const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(0)
+
+/**
+ * POSTs one batch to the service; anything but every work minted is an error. The bench process
+ * shares the machine's two cores with the service, the floor and both servers, so the client is
+ * node:http with a keep-alive agent (`--client http`, the default): fetch (undici's WHATWG
+ * streams) costs the bench more CPU per request, which the service would be charged for.
+ */
+const agent = new http.Agent({ keepAlive: true, maxSockets: 16 })
+
+function postMint(client: Client, url: string, sourceIdentifiers: string[]): Promise<void> {
+  return client === 'fetch' ? postMintFetch(url, sourceIdentifiers) : postMintHttp(url, sourceIdentifiers)
+}
+
+async function postMintFetch(url: string, sourceIdentifiers: string[]): Promise<void> {
   const response = await fetch(`${url}/mint`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ sourceIdentifiers }),
   })
-  const text = await response.text()
-  if (response.status !== 200) throw new Error(`POST /mint answered ${response.status}: ${text.slice(0, 500)}`)
+  checkMint(response.status, await response.text(), sourceIdentifiers)
+}
+
+function postMintHttp(url: string, sourceIdentifiers: string[]): Promise<void> {
+  const body = JSON.stringify({ sourceIdentifiers })
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      `${url}/mint`,
+      { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (response) => {
+        let text = ''
+        response.setEncoding('utf8')
+        response.on('data', (chunk: string) => (text += chunk))
+        response.on('end', () => {
+          try {
+            checkMint(response.statusCode ?? 0, text, sourceIdentifiers)
+            resolve()
+          } catch (error) {
+            reject(error)
+          }
+        })
+        response.on('error', reject)
+      },
+    )
+    request.on('error', reject)
+    request.end(body)
+  })
+}
+
+function checkMint(status: number, text: string, sourceIdentifiers: string[]): void {
+  if (status !== 200) throw new Error(`POST /mint answered ${status}: ${text.slice(0, 500)}`)
   const body = JSON.parse(text) as { successes: string[]; failures: Array<{ error: string }> }
   if (body.failures.length > 0 || body.successes.length !== sourceIdentifiers.length) {
     throw new Error(`POST /mint: ${body.failures.length} failures, e.g. ${body.failures[0]?.error}`)
@@ -63,7 +112,9 @@ async function prepare(ctx: Context, stores: Stores, passes: WorkloadPass[]): Pr
 async function measure(ctx: Context, side: Side, pass: WorkloadPass, concurrency: number): Promise<Iteration & { handlingMs: number[] }> {
   const clientBefore = await side.counters()
   const before = await ctx.counters.snapshot()
+  const driverBefore = process.cpuUsage()
   const load = await side.run(pass.batches, concurrency)
+  const driver = process.cpuUsage(driverBefore)
   const after = await ctx.counters.snapshot()
   const clientAfter = await side.counters()
   return {
@@ -79,6 +130,7 @@ async function measure(ctx: Context, side: Side, pass: WorkloadPass, concurrency
       esRequests: clientAfter.esRequests - clientBefore.esRequests,
       cpuMs: clientAfter.cpuMs - clientBefore.cpuMs,
     },
+    driverCpuMs: (driver.user + driver.system) / 1000,
     handlingMs: clientAfter.handlingMs ?? [],
   }
 }
@@ -100,7 +152,11 @@ function perRequest(total: CounterDelta, requests: number): PerRequest {
 /** The servers counted exactly what the measured process sent: nobody else was using them. */
 const quiet = (i: Iteration) => i.server.statements === i.client.sqlStatements && i.server.esRequests === i.client.esRequests
 
-function sideResult(iterations: Array<Iteration & { handlingMs: number[] }>, rss: { startup: number; peak: number }, withHandling: boolean): SideResult {
+function sideResult(
+  iterations: Array<Iteration & { handlingMs: number[] }>,
+  rss: { startup: number; peak: number; parts?: MemoryPeaks },
+  withHandling: boolean,
+): SideResult {
   // Other clients of the same servers only ever add to the global counters, so the per-request
   // costs come from the quiet iterations when there are any.
   const counted = iterations.some(quiet) ? iterations.filter(quiet) : iterations
@@ -113,11 +169,13 @@ function sideResult(iterations: Array<Iteration & { handlingMs: number[] }>, rss
     identifiersPerSecond: median(iterations.map((i) => (i.identifiers / i.wallMs) * 1000)),
     latency: summarise(iterations.flatMap((i) => i.latenciesMs)),
     cpuMsPerRequest: iterations.reduce((n, i) => n + i.client.cpuMs, 0) / iterations.reduce((n, i) => n + i.requests, 0),
+    driverCpuMsPerRequest: iterations.reduce((n, i) => n + i.driverCpuMs, 0) / iterations.reduce((n, i) => n + i.requests, 0),
     perRequest: perRequest(total, requests),
     noisy,
     quietIterations: iterations.filter(quiet).length,
     startupRssBytes: rss.startup,
     peakRssBytes: rss.peak,
+    ...(rss.parts ? { memoryPeaks: rss.parts } : {}),
   }
   if (withHandling) result.handling = summarise(iterations.flatMap((i) => i.handlingMs))
   return result
@@ -159,7 +217,7 @@ export async function runWorkload(ctx: Context, workload: Workload, mode: Mode):
     const [ready, floorReady] = await Promise.all([service.ready, floor.ready, prepare(ctx, stores.service, passes), prepare(ctx, stores.floor, passes)])
     const sides: Record<'service' | 'floor', Side> = {
       service: {
-        run: (batches, c) => runBatches(batches, c, (batch) => postMint(ready.url, batch)),
+        run: (batches, c) => runBatches(batches, c, (batch) => postMint(ctx.client, ready.url, batch)),
         counters: () => service.call<ServiceCounters>('counters'),
       },
       floor: {
@@ -171,6 +229,7 @@ export async function runWorkload(ctx: Context, workload: Workload, mode: Mode):
     await sides.floor.run(warm.batches, concurrency)
     await sides.service.run(warm.batches, concurrency)
     if (ctx.profileDir) await Promise.all([service.call('profileStart'), floor.call('profileStart')])
+    if (ctx.heapProfileDir) await Promise.all([service.call('heapProfileStart'), floor.call('heapProfileStart')])
 
     const measured: Record<'service' | 'floor', Array<Iteration & { handlingMs: number[] }>> = { service: [], floor: [] }
     for (let i = 1; i <= ctx.iterations; i++) {
@@ -185,6 +244,11 @@ export async function runWorkload(ctx: Context, workload: Workload, mode: Mode):
       ctx.progress(`${label}: iteration ${i}/${ctx.iterations}: ${line.join(', ')}`)
     }
 
+    if (ctx.heapProfileDir) {
+      mkdirSync(ctx.heapProfileDir, { recursive: true })
+      await service.call('heapProfileStop', join(ctx.heapProfileDir, `${workload.name}-${mode}-service.heapprofile`))
+      await floor.call('heapProfileStop', join(ctx.heapProfileDir, `${workload.name}-${mode}-floor.heapprofile`))
+    }
     if (ctx.profileDir) {
       mkdirSync(ctx.profileDir, { recursive: true })
       await service.call('profileStop', join(ctx.profileDir, `${workload.name}-${mode}-service.cpuprofile`))
@@ -195,8 +259,18 @@ export async function runWorkload(ctx: Context, workload: Workload, mode: Mode):
     expectStored(`${label} service`, serviceStored, passes)
     expectStored(`${label} floor`, floorStored, passes)
 
-    result.service = sideResult(measured.service, { startup: ready.rssBytes, peak: serviceFinal?.maxRssBytes ?? Number.NaN }, true)
-    result.floor = sideResult(measured.floor, { startup: floorReady.rssBytes, peak: floorFinal?.maxRssBytes ?? Number.NaN }, false)
+    result.service = sideResult(
+      measured.service,
+      { startup: ready.rssBytes, peak: serviceFinal?.maxRssBytes ?? Number.NaN, ...(serviceFinal?.memoryPeaks ? { parts: serviceFinal.memoryPeaks } : {}) },
+      true,
+    )
+    result.floor = sideResult(
+      measured.floor,
+      { startup: floorReady.rssBytes, peak: floorFinal?.maxRssBytes ?? Number.NaN, ...(floorFinal?.memoryPeaks ? { parts: floorFinal.memoryPeaks } : {}) },
+      false,
+    )
+    const parts = (p?: MemoryPeaks) => (p ? `heap ${mib(p.heapUsedBytes)} used / ${mib(p.heapTotalBytes)} total, external ${mib(p.externalBytes)}` : '?')
+    ctx.progress(`${label}: peak RSS service ${mib(result.service.peakRssBytes)} MiB (${parts(result.service.memoryPeaks)}), floor ${mib(result.floor.peakRssBytes)} MiB (${parts(result.floor.memoryPeaks)})`)
     result.ratio = result.service.worksPerSecond / result.floor.worksPerSecond
     ctx.progress(
       `${label}: service ${result.service.worksPerSecond.toFixed(0)} works/s, floor ${result.floor.worksPerSecond.toFixed(0)} works/s, ratio ${result.ratio.toFixed(2)}`,
@@ -225,7 +299,7 @@ export async function measureSingle(ctx: Context): Promise<SingleResult> {
   try {
     const [ready] = await Promise.all([service.ready, prepare(ctx, stores, passes)])
     const side: Side = {
-      run: (b, c) => runBatches(b, c, (batch) => postMint(ready.url, batch)),
+      run: (b, c) => runBatches(b, c, (batch) => postMint(ctx.client, ready.url, batch)),
       counters: () => service.call<ServiceCounters>('counters'),
     }
     await side.run((passes[0] as WorkloadPass).batches, 1)
@@ -293,55 +367,102 @@ export function findLambdaBundle(explicit?: string): string | undefined {
   return file ? join(dir, file) : undefined
 }
 
-/** Cold start: fresh processes (plain node) import the bundle and answer their first event. */
+interface ColdVariant {
+  name: ColdVariantName
+  bundle: string
+  env: Record<string, string>
+  /** Mints its event: gets fresh works of its own every sample. */
+  mints: boolean
+}
+
+/** One cold start: a fresh plain-node process imports the bundle and answers one event. */
+async function coldStartOnce(ctx: Context, variant: ColdVariant, sourceIdentifiers: string[]) {
+  const started = performance.now()
+  const child = fork(fileURLToPath(new URL('./cold-start.mjs', import.meta.url)), [variant.bundle], {
+    env: { ...process.env, ...variant.env, AWS_LAMBDA_FUNCTION_NAME: 'id-minter-bench', BENCH_EVENT: JSON.stringify({ sourceIdentifiers }) },
+    execArgv: [],
+    stdio: ['ignore', ctx.verbose ? 'inherit' : 'ignore', 'pipe', 'ipc'],
+  })
+  let stderr = ''
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+  const report = await new Promise<Record<string, number>>((resolvePromise, reject) => {
+    child.once('message', (message) => resolvePromise(message as Record<string, number>))
+    child.once('exit', (code) => reject(new Error(`${variant.name} cold-start process exited with ${code}: ${stderr.trim().split('\n').slice(-5).join(' | ')}`)))
+  })
+  const spawnToResponseMs = performance.now() - started
+  await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(undefined)))
+  if (report.failures !== 0) throw new Error(`${variant.name} cold-start event: ${report.failures} failures`)
+  return {
+    bootMs: report.bootMs as number,
+    importMs: report.importMs as number,
+    invokeMs: report.invokeMs as number,
+    firstResponseMs: report.firstResponseMs as number,
+    spawnToResponseMs,
+    maxRssBytes: report.maxRssBytes as number,
+  }
+}
+
+/**
+ * Cold start: fresh processes (plain node) import the bundle and answer their first event, with
+ * the schema check at start-up (APPLY_MIGRATIONS=true, the bench's configuration throughout) and
+ * without it. Beside it, for what any bundle of this service could do on this machine: the
+ * floor as a handler (bare mysql2 + Elasticsearch client, same events), a bundle of nothing but
+ * @elastic/elasticsearch + mysql2 + fastify, and an empty handler (Node's own start-up). The
+ * runs are interleaved, so drifting load on the machine touches every variant alike.
+ */
 export async function measureColdStart(ctx: Context): Promise<ColdStartResult> {
   const bundle = findLambdaBundle(ctx.lambdaBundle)
   if (!bundle || !existsSync(bundle)) return { measured: false, reason: 'not measured: run npm run build:lambda first' }
   const samples = ctx.quick ? 3 : 7
   const workload = WORKLOADS['all-new']
-  const passes = Array.from({ length: samples }, (_, i) => generatePass(workload, i + 1, BATCH_SIZE))
   const stores = freshStores()
-  ctx.progress(`cold start: ${samples} fresh processes importing ${bundle}`)
+  ctx.progress(`cold start: ${samples} fresh processes per variant, importing ${bundle} and the reference bundles`)
   try {
+    const built = await buildColdReferences()
+    const { MIGRATIONS_FOLDER: _, ...env } = serviceEnvironment(stores, ctx.logLevel)
+    const variants: ColdVariant[] = [
+      { name: 'service', bundle, env, mints: true },
+      { name: 'service-no-migrations', bundle, env: { ...env, APPLY_MIGRATIONS: 'false' }, mints: true },
+      { name: 'floor', bundle: built.floor, env, mints: true },
+      { name: 'libraries-only', bundle: built.libraries, env, mints: false },
+      { name: 'empty', bundle: built.empty, env, mints: false },
+    ]
+    const minting = variants.filter((v) => v.mints).length
+    const passes = Array.from({ length: samples * minting }, (_, i) => generatePass(workload, i + 1, BATCH_SIZE))
     // A deployed function finds its schema in place; the migration check still runs at start-up.
     await prepare(ctx, stores, passes)
-    const { MIGRATIONS_FOLDER: _, ...env } = serviceEnvironment(stores, ctx.logLevel)
-    const results: Extract<ColdStartResult, { samples: unknown }>['samples'] = []
-    for (const pass of passes) {
-      const started = performance.now()
-      const child = fork(fileURLToPath(new URL('./cold-start.mjs', import.meta.url)), [bundle], {
-        env: { ...process.env, ...env, AWS_LAMBDA_FUNCTION_NAME: 'id-minter-bench', BENCH_EVENT: JSON.stringify({ sourceIdentifiers: pass.batches[0] }) },
-        execArgv: [],
-        stdio: ['ignore', ctx.verbose ? 'inherit' : 'ignore', 'pipe', 'ipc'],
-      })
-      let stderr = ''
-      child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-      const report = await new Promise<Record<string, number>>((resolvePromise, reject) => {
-        child.once('message', (message) => resolvePromise(message as Record<string, number>))
-        child.once('exit', (code) => reject(new Error(`cold-start process exited with ${code}: ${stderr.trim().split('\n').slice(-5).join(' | ')}`)))
-      })
-      const spawnToResponseMs = performance.now() - started
-      await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(undefined)))
-      if (report.failures !== 0) throw new Error(`cold-start event: ${report.failures} failures`)
-      results.push({
-        bootMs: report.bootMs as number,
-        importMs: report.importMs as number,
-        invokeMs: report.invokeMs as number,
-        firstResponseMs: report.firstResponseMs as number,
-        spawnToResponseMs,
-        maxRssBytes: report.maxRssBytes as number,
-      })
+    const results = new Map<ColdVariantName, ColdSample[]>(variants.map((v) => [v.name, []]))
+    let next = 0
+    for (let i = 0; i < samples; i++) {
+      for (const variant of variants) {
+        const batch = variant.mints ? ((passes[next++] as WorkloadPass).batches[0] as string[]) : ['none']
+        results.get(variant.name)?.push(await coldStartOnce(ctx, variant, batch))
+      }
     }
+    const summary = (name: ColdVariantName) => {
+      const list = results.get(name) as ColdSample[]
+      return {
+        name,
+        samples: list,
+        importMs: median(list.map((r) => r.importMs)),
+        firstResponseMs: median(list.map((r) => r.firstResponseMs)),
+        spawnToResponseMs: median(list.map((r) => r.spawnToResponseMs)),
+        maxRssBytes: median(list.map((r) => r.maxRssBytes)),
+      }
+    }
+    const main = summary('service')
     const result = {
       measured: true as const,
       bundle,
-      samples: results,
-      importMs: median(results.map((r) => r.importMs)),
-      firstResponseMs: median(results.map((r) => r.firstResponseMs)),
-      spawnToResponseMs: median(results.map((r) => r.spawnToResponseMs)),
+      samples: main.samples,
+      importMs: main.importMs,
+      firstResponseMs: main.firstResponseMs,
+      spawnToResponseMs: main.spawnToResponseMs,
       eventWorks: BATCH_SIZE,
+      variants: variants.map((v) => summary(v.name)),
     }
-    ctx.progress(`cold start: first response ${result.firstResponseMs.toFixed(0)} ms after process start (import ${result.importMs.toFixed(0)} ms)`)
+    const line = result.variants.map((v) => `${v.name} ${v.firstResponseMs.toFixed(0)}`).join(', ')
+    ctx.progress(`cold start: first response ${result.firstResponseMs.toFixed(0)} ms after process start (import ${result.importMs.toFixed(0)} ms); ${line}`)
     return result
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error)
@@ -350,4 +471,15 @@ export async function measureColdStart(ctx: Context): Promise<ColdStartResult> {
   } finally {
     await dropStores(ctx.admin, stores).catch(() => {})
   }
+}
+
+/** The reference bundles, built as the Lambda is (scripts/build-lambda.ts) into bench/results/.build/. */
+async function buildColdReferences(): Promise<{ floor: string; libraries: string; empty: string }> {
+  const { buildLambda } = await import('../scripts/build-lambda.js')
+  const here = (path: string) => fileURLToPath(new URL(path, import.meta.url))
+  const [floor, libraries] = await Promise.all([
+    buildLambda({ entryPoint: here('./cold-floor.ts'), outDir: join(buildDir, 'cold-floor'), zipFile: false }),
+    buildLambda({ entryPoint: here('./cold-deps.ts'), outDir: join(buildDir, 'cold-libraries'), zipFile: false }),
+  ])
+  return { floor: floor.bundleFile, libraries: libraries.bundleFile, empty: here('./cold-empty.mjs') }
 }

@@ -26,6 +26,8 @@ export interface Iteration {
   server: CounterDelta
   /** Counted by the measured process itself: the cross-check, and its CPU time. */
   client: { sqlStatements: number; esRequests: number; cpuMs: number }
+  /** CPU time of the bench process while it drove the pass (HTTP client, or IPC to the floor). */
+  driverCpuMs: number
 }
 
 export interface SideResult {
@@ -35,6 +37,8 @@ export interface SideResult {
   latency: LatencySummary
   /** CPU time of the measured process (user + system) per request: robust to other load on the machine. */
   cpuMsPerRequest: number
+  /** CPU time of the bench process per request: sending the work there and reading the answer. */
+  driverCpuMsPerRequest: number
   perRequest: PerRequest
   /**
    * In every iteration the server-side counts exceeded what the process counted: other clients
@@ -46,6 +50,8 @@ export interface SideResult {
   /** RSS once the process was ready, before any request. */
   startupRssBytes: number
   peakRssBytes: number
+  /** What the memory was made of at its peaks (sampled every 50 ms): V8 heap and memory outside it. */
+  memoryPeaks?: { rssBytes: number; heapTotalBytes: number; heapUsedBytes: number; externalBytes: number }
   /** Service only: Fastify's handling time of POST /mint. */
   handling?: LatencySummary
 }
@@ -80,16 +86,33 @@ export interface LambdaResult {
   error?: string
 }
 
+export interface ColdSample {
+  bootMs: number
+  importMs: number
+  invokeMs: number
+  firstResponseMs: number
+  spawnToResponseMs: number
+  maxRssBytes: number
+}
+
+/**
+ * service: the Lambda bundle as the bench configures it (APPLY_MIGRATIONS=true); service-no-migrations:
+ * the same with APPLY_MIGRATIONS=false; floor: bench/cold-floor.ts; libraries-only: bench/cold-deps.ts;
+ * empty: bench/cold-empty.mjs.
+ */
+export type ColdVariantName = 'service' | 'service-no-migrations' | 'floor' | 'libraries-only' | 'empty'
+
 export type ColdStartResult =
   | { measured: false; reason: string }
   | {
       measured: true
       bundle: string
-      samples: Array<{ bootMs: number; importMs: number; invokeMs: number; firstResponseMs: number; spawnToResponseMs: number; maxRssBytes: number }>
+      samples: ColdSample[]
       importMs: number
       firstResponseMs: number
       spawnToResponseMs: number
       eventWorks: number
+      variants?: Array<{ name: ColdVariantName; samples: ColdSample[]; importMs: number; firstResponseMs: number; spawnToResponseMs: number; maxRssBytes: number }>
     }
   | { measured: true; bundle: string; error: string }
 
@@ -156,9 +179,16 @@ export function evaluateTargets(results: Omit<BenchResults, 'targets'>): Target[
   }
   if (coldStart) {
     if (coldStart.measured && 'firstResponseMs' in coldStart) {
+      const v = (name: ColdVariantName) => coldStart.variants?.find((x) => x.name === name)?.firstResponseMs
+      const references = [
+        v('service-no-migrations') !== undefined ? `${ms(v('service-no-migrations'))} ms with APPLY_MIGRATIONS=false` : '',
+        v('floor') !== undefined ? `floor ${ms(v('floor'))} ms` : '',
+        v('libraries-only') !== undefined ? `ES client + mysql2 + fastify alone ${ms(v('libraries-only'))} ms` : '',
+        v('empty') !== undefined ? `bare Node ${ms(v('empty'))} ms` : '',
+      ].filter(Boolean)
       targets.push({
         target: `Lambda cold start (process start to first response) < ${TARGETS.coldStartMs} ms`,
-        measured: `${ms(coldStart.firstResponseMs)} ms (import ${ms(coldStart.importMs)} ms)`,
+        measured: `${ms(coldStart.firstResponseMs)} ms (import ${ms(coldStart.importMs)} ms)${references.length ? `; ${references.join(', ')}` : ''}`,
         pass: coldStart.firstResponseMs < TARGETS.coldStartMs,
       })
     } else {
@@ -172,9 +202,10 @@ export function evaluateTargets(results: Omit<BenchResults, 'targets'>): Target[
   const fanout = workloads.filter((w) => w.workload === 'large-fanout' && w.service)
   if (fanout.length > 0) {
     const peak = Math.max(...fanout.map((w) => w.service?.peakRssBytes ?? 0))
+    const floorPeak = Math.max(...fanout.map((w) => w.floor?.peakRssBytes ?? 0))
     targets.push({
       target: `service peak RSS during large-fanout < ${TARGETS.largeFanoutRssMiB} MiB`,
-      measured: `${mib(peak)} MiB`,
+      measured: `${mib(peak)} MiB (floor ${mib(floorPeak)} MiB)`,
       pass: peak < TARGETS.largeFanoutRssMiB * MiB,
     })
   }
@@ -237,7 +268,7 @@ export function renderMarkdown(results: BenchResults): string {
     out.push('', '### Cost per request of 100 works (SQL and Elasticsearch requests counted server-side)', '')
     out.push(
       table(
-        ['Workload', 'Mode', 'SQL statements', 'SQL round trips', 'Floor round trips', 'Service SELECT / INSERT / tx / SET', 'ES requests', 'Floor ES requests', 'Service CPU ms', 'Floor CPU ms', 'Service RSS MiB ready → peak', 'Floor RSS MiB ready → peak'],
+        ['Workload', 'Mode', 'SQL statements', 'SQL round trips', 'Floor round trips', 'Service SELECT / INSERT / tx / SET', 'ES requests', 'Floor ES requests', 'Service CPU ms', 'Floor CPU ms', 'Bench CPU ms (service / floor)', 'Service RSS MiB ready → peak', 'Floor RSS MiB ready → peak'],
         results.workloads
           .filter((w) => !w.error)
           .map((w) => {
@@ -255,6 +286,7 @@ export function renderMarkdown(results: BenchResults): string {
               f ? perReq(f.esRequests) : '–',
               fixed(w.service?.cpuMsPerRequest, 1),
               fixed(w.floor?.cpuMsPerRequest, 1),
+              `${fixed(w.service?.driverCpuMsPerRequest, 1)} / ${fixed(w.floor?.driverCpuMsPerRequest, 1)}`,
               `${mib(w.service?.startupRssBytes)} → ${mib(w.service?.peakRssBytes)}`,
               `${mib(w.floor?.startupRssBytes)} → ${mib(w.floor?.peakRssBytes)}`,
             ]
@@ -288,6 +320,15 @@ export function renderMarkdown(results: BenchResults): string {
       rows.push([`Lambda cold start: process start to first response (${c.eventWorks}-work event)`, ms(c.firstResponseMs), '', ms(Math.min(...c.samples.map((x) => x.firstResponseMs))), String(c.samples.length)])
       rows.push(['… import of the bundle alone (init)', ms(c.importMs), '', ms(Math.min(...c.samples.map((x) => x.importMs))), String(c.samples.length)])
       rows.push(['… spawn to first response, Node boot included', ms(c.spawnToResponseMs), '', '', String(c.samples.length)])
+      const variant = (name: ColdVariantName) => c.variants?.find((v) => v.name === name)
+      const add = (name: ColdVariantName, label: string, figure: 'firstResponseMs' | 'importMs') => {
+        const v = variant(name)
+        if (v) rows.push([label, ms(v[figure]), '', ms(Math.min(...v.samples.map((x) => x[figure]))), String(v.samples.length)])
+      }
+      add('service-no-migrations', '… the same with APPLY_MIGRATIONS=false (schema applied at deploy time): first response', 'firstResponseMs')
+      add('floor', 'Floor cold start (bare mysql2 + ES client bundle, same build, same events): first response', 'firstResponseMs')
+      add('libraries-only', 'Bundle of only @elastic/elasticsearch + mysql2 + fastify: process start to handler answer', 'firstResponseMs')
+      add('empty', "Empty handler: Node's own start-up to handler answer", 'firstResponseMs')
     }
   }
   if (rows.length > 0) {
@@ -303,15 +344,19 @@ export function renderMarkdown(results: BenchResults): string {
     '**How this was measured.** Every workload and mode ran on a fresh database and fresh indices, for the service and for the floor alike; ' +
       'a warm-up pass preceded the measured iterations, which alternated between floor and service. Throughput is the median over iterations ' +
       '(works / wall time from the first request sent to the last answered); latency percentiles pool every request of every iteration. ' +
-      'The service is the production app (buildApp) on a real HTTP listener in a child process, fed by fetch from the bench process; ' +
+      `The service is the production app (buildApp) on a real HTTP listener in a child process, fed by ${results.options.client === 'fetch' ? 'fetch' : 'node:http (keep-alive)'} from the bench process; ` +
       'the floor (bench/floor.ts) issues only the mget, the look-up SELECTs, BEGIN, the multi-row INSERTs, COMMIT and the bulk index, in a child process of its own. ' +
       'SQL statements are MariaDB\'s `Questions` (SHOW GLOBAL STATUS) before and after each iteration, minus the bench\'s own status query; round trips add ' +
       '`Com_stmt_prepare`; "tx" is BEGIN + COMMIT + ROLLBACK. Elasticsearch requests are the per-route counts of `_nodes/stats/http`. ' +
       'Both counters are global to their server, so each iteration is cross-checked with what the measured process counted itself: ' +
       'per-request costs come from the iterations where the two agreed (nobody else was using the servers)' +
       (noisy ? '; ⚠ marks a figure for which no iteration was quiet, so it includes other clients\' statements.' : '.') +
-      ' CPU ms is the measured process\'s own user + system time per request (process.cpuUsage), which other load on the machine barely changes.' +
-      ' Peak RSS is the process\'s maxRSS (getrusage) over its whole life: start-up, warm-up and all iterations of that workload and mode.',
+      ' CPU ms is the measured process\'s own user + system time per request (process.cpuUsage), which other load on the machine barely changes;' +
+      ' bench CPU ms is the bench process\'s own, driving that side (the HTTP client for the service, IPC for the floor): it runs on the same two cores.' +
+      ' Peak RSS is the process\'s maxRSS (getrusage) over its whole life: start-up, warm-up and all iterations of that workload and mode.' +
+      (results.coldStart && 'variants' in results.coldStart && results.coldStart.variants
+        ? ' Cold starts are fresh plain-node processes, interleaved across variants: the Lambda bundle (APPLY_MIGRATIONS=true, then false), and built the same way (scripts/build-lambda.ts) the floor as a handler, a bundle of only @elastic/elasticsearch + mysql2 + fastify, and an empty handler.'
+        : ''),
   )
   return `${out.join('\n')}\n`
 }

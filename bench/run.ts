@@ -29,8 +29,13 @@ const USAGE = `Usage: npm run bench -- [options]
   --profile           CPU-profile the service and the floor during the measured passes into
                       bench/results/profiles-<time>/ and print where the time went
                       (tsx bench/profile.ts <dir> summarises them again)
+  --heap-profile      sample the allocations (collected ones included) of the service and the
+                      floor during the measured passes into bench/results/heap-<time>/
+                      (.heapprofile files: Chrome DevTools, Memory tab)
   --lambda-bundle F   the bundle to cold-start (default dist/lambda/index.mjs)
   --log-level LEVEL   LOG_LEVEL of the service (default info, as deployed)
+  --client http|fetch how the bench sends POST /mint (default http: node:http with keep-alive;
+                      fetch costs the bench process more CPU on the machine the service shares)
   --verbose           show the children's output
 `
 
@@ -42,8 +47,10 @@ function parseOptions(argv: string[]) {
       iterations: { type: 'string' },
       quick: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
+      'heap-profile': { type: 'boolean', default: false },
       'lambda-bundle': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
+      client: { type: 'string', default: 'http' },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -58,13 +65,16 @@ function parseOptions(argv: string[]) {
   }
   const iterations = values.iterations === undefined ? (values.quick ? 1 : 10) : Number(values.iterations)
   if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`--iterations must be a positive integer, not ${values.iterations}`)
+  if (values.client !== 'http' && values.client !== 'fetch') throw new Error(`--client must be http or fetch, not ${values.client}`)
   return {
     selected: new Set(selected as Name[]),
     iterations,
     quick: values.quick,
     profile: values.profile,
+    heapProfile: values['heap-profile'],
     lambdaBundle: values['lambda-bundle'],
     logLevel: values['log-level'],
+    client: values.client as 'http' | 'fetch',
     verbose: values.verbose,
   }
 }
@@ -83,6 +93,7 @@ async function main(): Promise<number> {
   const stamp = started.toISOString().replace(/[:.]/g, '-')
   const resultsDir = fileURLToPath(new URL('./results/', import.meta.url))
   const profileDir = options.profile ? `${resultsDir}profiles-${stamp}` : undefined
+  const heapProfileDir = options.heapProfile ? `${resultsDir}heap-${stamp}` : undefined
   mkdirSync(resultsDir, { recursive: true })
 
   const t0 = performance.now()
@@ -96,10 +107,12 @@ async function main(): Promise<number> {
     quick: options.quick,
     iterations: options.iterations,
     logLevel: options.logLevel,
+    client: options.client,
     verbose: options.verbose,
     progress,
     children: new Set(),
     ...(profileDir ? { profileDir } : {}),
+    ...(heapProfileDir ? { heapProfileDir } : {}),
     ...(options.lambdaBundle ? { lambdaBundle: options.lambdaBundle } : {}),
   }
   // On an interrupt the children are stopped, the measurement in progress fails, and the
@@ -142,7 +155,7 @@ async function main(): Promise<number> {
     const partial: Omit<BenchResults, 'targets'> = {
       startedAt: started.toISOString(),
       durationSeconds: Math.round((performance.now() - t0) / 100) / 10,
-      options: { quick: options.quick, iterations: options.iterations, workloads: [...options.selected], logLevel: options.logLevel, profile: options.profile },
+      options: { quick: options.quick, iterations: options.iterations, workloads: [...options.selected], logLevel: options.logLevel, profile: options.profile, client: options.client },
       machine,
       workloads,
       ...(single ? { single } : {}),

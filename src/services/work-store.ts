@@ -46,25 +46,20 @@ export function createWorkStore({ source, target, sourceIndex, targetIndex, maxB
     // Elasticsearch refuses a whole request over http.max_content_length (100mb by default) with
     // 413. Bulks are cut at maxBulkBytes, so large works cannot push a request over it and fail
     // every work in it; a single work over the limit is that work's failure, not an outage.
-    const batches: Array<{ operations: unknown[]; bytes: number; ids: string[] }> = []
-    for (const { id, document } of documents) {
-      const bytes = Buffer.byteLength(JSON.stringify(document)) + 100
-      let batch = batches[batches.length - 1]
-      if (!batch || (batch.ids.length > 0 && batch.bytes + bytes > maxBulkBytes)) batches.push((batch = { operations: [], bytes: 0, ids: [] }))
-      batch.operations.push({ index: { _index: targetIndex, _id: id } }, document)
-      batch.bytes += bytes
-      batch.ids.push(id)
-    }
+    // Each work is serialised once, here: its size decides the cut, and the same text is the
+    // request body (a Buffer the client sends as it is, with no second serialisation or copy).
+    const batches = await unavailableOnFailure(`writing ${targetIndex}`, async () => bulkBodies(documents))
     for (const batch of batches) {
       let response
       try {
         response = await unavailableOnFailure(`writing ${targetIndex}`, () =>
-          target.bulk({ operations: batch.operations, filter_path: 'errors,items.*._id,items.*.error' }),
+          // The client passes a Buffer body through untouched (its types only name arrays).
+          target.bulk<unknown>({ body: batch.body as unknown as unknown[], filter_path: 'errors,items.*._id,items.*.error' }),
         )
       } catch (error) {
         const cause = error instanceof DependencyUnavailableError ? error.cause : error
         if (cause instanceof errors.ResponseError && cause.statusCode === 413 && batch.ids.length === 1) {
-          rejected.set(batch.ids[0] as string, `request_entity_too_large: the work (${batch.bytes} bytes) is over the target's http.max_content_length`)
+          rejected.set(batch.ids[0] as string, `request_entity_too_large: the work (${batch.body.length} bytes) is over the target's http.max_content_length`)
           continue
         }
         throw error
@@ -81,6 +76,45 @@ export function createWorkStore({ source, target, sourceIndex, targetIndex, maxB
       }
     }
     return rejected
+  }
+
+  // {"index":{"_index":…,"_id":…}}, the action line before each document.
+  const indexAction = `{"index":{"_index":${JSON.stringify(targetIndex)},"_id":`
+
+  /**
+   * The NDJSON bodies of the bulk requests: each work's index action and document, cut at
+   * maxBulkBytes. Each document's JSON is copied into the body as soon as it is made, so it is
+   * garbage at once (short-lived, never promoted), and the body is memory outside the JS heap.
+   */
+  function bulkBodies(documents: Array<{ id: string; document: unknown }>): Array<{ body: Buffer; ids: string[] }> {
+    const batches: Array<{ body: Buffer; ids: string[] }> = []
+    let body = Buffer.allocUnsafe(64 * 1024)
+    let used = 0
+    let ids: string[] = []
+    const reserve = (bytes: number) => {
+      if (used + bytes <= body.length) return
+      const larger = Buffer.allocUnsafe(Math.max(body.length * 2, used + bytes))
+      body.copy(larger, 0, 0, used)
+      body = larger
+    }
+    for (const { id, document } of documents) {
+      const action = `${indexAction}${JSON.stringify(id)}}}\n`
+      const json = JSON.stringify(document)
+      const size = Buffer.byteLength(action, 'utf8') + Buffer.byteLength(json, 'utf8') + 1
+      if (ids.length > 0 && used + size > maxBulkBytes) {
+        batches.push({ body: body.subarray(0, used), ids })
+        body = Buffer.allocUnsafe(Math.max(64 * 1024, size))
+        used = 0
+        ids = []
+      }
+      reserve(size)
+      used += body.write(action, used, 'utf8')
+      used += body.write(json, used, 'utf8')
+      body[used++] = 0x0a
+      ids.push(id)
+    }
+    if (ids.length > 0) batches.push({ body: body.subarray(0, used), ids })
+    return batches
   }
 
   /** True when the index exists and answers; throws with the reason otherwise. */

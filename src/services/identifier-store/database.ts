@@ -1,3 +1,5 @@
+import { drizzle } from 'drizzle-orm/mysql2'
+import { migrate } from 'drizzle-orm/mysql2/migrator'
 import mysql, { type Pool, type PoolOptions } from 'mysql2/promise'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
@@ -69,8 +71,6 @@ export function openDatabase(options: DatabaseOptions) {
   async function applyMigrations(): Promise<void> {
     const admin = await mysql.createConnection({ ...base, host: options.host })
     try {
-      // Loaded when needed: a start-up without migrations does not pay for the migrator.
-      const [{ drizzle }, { migrate }] = await Promise.all([import('drizzle-orm/mysql2'), import('drizzle-orm/mysql2/migrator')])
       // The name is validated by the configuration schema ([A-Za-z0-9_]), so quoting it is safe.
       await admin.query(`CREATE DATABASE IF NOT EXISTS \`${options.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`)
       // Cold starts race each other; the named lock lets one migrate while the others wait.
