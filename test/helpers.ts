@@ -38,6 +38,8 @@ export async function prepareStores(t: Teardown, config: Config): Promise<Client
   const es = esClient()
   await ensureIndex(es, config.es_source_index, 'source')
   await ensureIndex(es, config.es_identified_index, 'identified')
+  // Teardown drops the database: only ever one this helper named.
+  if (!/^t_[a-z0-9_]+$/.test(config.IDENTIFIERS_DATABASE)) throw new Error(`refusing to manage database ${config.IDENTIFIERS_DATABASE}`)
   t.teardown(async () => {
     await es.indices.delete({ index: [config.es_source_index, config.es_identified_index], ignore_unavailable: true })
     await es.close()

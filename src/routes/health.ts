@@ -19,7 +19,7 @@ const HealthResponse = (description: string, example: unknown) =>
       }),
       checks: Type.Object(
         {
-          database: Check('The MySQL primary (and replica, when configured): SELECT 1, after migrations when they are applied at start-up.'),
+          database: Check('The MySQL primary (and replica, when configured): the identifiers table can be read (after migrations, when they are applied at start-up).'),
           sourceIndex: Check('The source index (es_source_index) exists and answers.'),
           identifiedIndex: Check('The identified index (es_identified_index) exists and answers.'),
         },

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
-import { isolatedConfig, setup } from '../helpers.js'
+import { adminConnection, isolatedConfig, prepareStores, setup } from '../helpers.js'
 
 t.test('GET /health answers 200 with every check ok when the database and both indices answer', async (t) => {
   const { app } = await setup(t, 'health-ok')
@@ -36,4 +36,18 @@ t.test('GET /health answers 503 naming the database when it cannot be reached', 
   t.equal(response.statusCode, 503)
   t.equal(response.json().checks.database.status, 'error')
   t.match(response.json().checks.database.error, /ECONNREFUSED/)
+})
+
+t.test('GET /health answers 503 when the database has no schema (migrations not applied)', async (t) => {
+  // An empty database of the test's own: it exists, but nothing was migrated into it.
+  const config = isolatedConfig('health-no-schema', { APPLY_MIGRATIONS: 'false' })
+  await prepareStores(t, config)
+  const admin = await adminConnection()
+  await admin.query(`CREATE DATABASE \`${config.IDENTIFIERS_DATABASE}\``)
+  await admin.end()
+  const app = await buildApp(config)
+  t.teardown(() => app.close())
+  const response = await app.inject({ method: 'GET', url: '/health' })
+  t.equal(response.statusCode, 503)
+  t.match(response.json().checks.database.error, /identifiers/)
 })

@@ -93,8 +93,10 @@ export function openDatabase(options: DatabaseOptions) {
 
   async function ping(): Promise<void> {
     if (ready) await ready()
-    await primaryPool.query('SELECT 1')
-    if (replicaPool) await replicaPool.query('SELECT 1')
+    // Reading the table, not just SELECT 1, so a database without the schema is reported too.
+    const probe = 'SELECT 1 FROM identifiers LIMIT 1'
+    await primaryPool.query(probe)
+    if (replicaPool) await replicaPool.query(probe)
   }
 
   async function close(): Promise<void> {
