@@ -106,10 +106,12 @@ start_elasticsearch() {
 }
 
 stop_elasticsearch() {
-  if [ -s "$ES_PID" ] && kill -0 "$(cat "$ES_PID")" 2>/dev/null; then
-    log "elasticsearch: stopping pid $(cat "$ES_PID")"
-    kill "$(cat "$ES_PID")"
-    for ((i = 0; i < 60; i++)); do kill -0 "$(cat "$ES_PID")" 2>/dev/null || break; sleep 1; done
+  local pid=""
+  [ -s "$ES_PID" ] && pid="$(cat "$ES_PID" 2>/dev/null || true)"
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    log "elasticsearch: stopping pid $pid"
+    kill "$pid"
+    for ((i = 0; i < 60; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
     rm -f "$ES_PID"
   else
     log "elasticsearch: not started by this script"
