@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { Config } from '../config.js'
-import { openDatabase } from '../services/identifier-store/database.js'
+import { openDatabase, type DatabaseOptions } from '../services/identifier-store/database.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -8,19 +8,24 @@ declare module 'fastify' {
   }
 }
 
+/** The database settings of a configuration (also what `npm run db:migrate` connects with). */
+export function databaseOptions(config: Config): DatabaseOptions {
+  return {
+    host: config.cluster_url,
+    replicaHost: config.cluster_url_readonly,
+    port: config.db_port,
+    user: config.db_username,
+    password: config.db_password,
+    database: config.IDENTIFIERS_DATABASE,
+    connectionLimit: config.max_connections,
+    applyMigrations: config.APPLY_MIGRATIONS,
+  }
+}
+
 /** The MySQL pools (primary, and a read replica when configured), ended when the app closes. */
 export default fp(
   async (app, config: Config) => {
-    const database = openDatabase({
-      host: config.cluster_url,
-      replicaHost: config.cluster_url_readonly,
-      port: config.db_port,
-      user: config.db_username,
-      password: config.db_password,
-      database: config.IDENTIFIERS_DATABASE,
-      connectionLimit: config.max_connections,
-      applyMigrations: config.APPLY_MIGRATIONS,
-    })
+    const database = openDatabase(databaseOptions(config))
     app.decorate('database', database)
     if (database.ready) {
       // Start migrating now, but never block or crash start-up on it: a database that is down
