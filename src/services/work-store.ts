@@ -48,8 +48,7 @@ export function createWorkStore({ source, target, sourceIndex, targetIndex, maxB
     // every work in it; a single work over the limit is that work's failure, not an outage.
     // Each work is serialised once, here: its size decides the cut, and the same text is the
     // request body (a Buffer the client sends as it is, with no second serialisation or copy).
-    const batches = await unavailableOnFailure(`writing ${targetIndex}`, async () => bulkBodies(documents))
-    for (const batch of batches) {
+    for (const batch of bulkBodies(documents)) {
       let response
       try {
         response = await unavailableOnFailure(`writing ${targetIndex}`, () =>
