@@ -3,6 +3,10 @@ import { generateCanonicalIds } from '../canonical-id.js'
 import { DependencyUnavailableError, describeError, rootCause } from '../errors.js'
 import { compareKeys, keyOf, type IdentifierKey } from './keys.js'
 
+// Statements go to mysql2 as a template and its values, which mysql2 escapes and inlines (text
+// protocol, as the floor does): drizzle added a row-parsing typeCast hook and a second scan of
+// every formatted statement, about a third of the store's CPU time.
+
 /** MySQL caps nothing here, but the design does: no statement carries more than this many values. */
 export const CHUNK_SIZE = 1000
 const MAX_ATTEMPTS = 8
@@ -13,11 +17,6 @@ const RETRYABLE = new Set([
   'ER_LOCK_WAIT_TIMEOUT',
 ])
 
-/**
- * Statements go to mysql2 as a template and its values, which mysql2 escapes and inlines
- * (text protocol, as the floor does): drizzle added a row-parsing typeCast hook and a second scan
- * of every formatted statement, about a third of the store's CPU time.
- */
 export interface IdentifierStoreOptions {
   primary: Pool
   /** Where look-ups go: a read replica, or the primary again. */
