@@ -62,8 +62,16 @@ CMD ["node", "dist/server.js"]
 
 # ---- the Lambda images: the bundle on the AWS Lambda Node.js 20 base image ----
 FROM public.ecr.aws/lambda/nodejs:${NODE_VERSION} AS lambda_base
-# index.mjs, migrations/ and swagger-ui/static/; the bundle finds migrations/ next to itself.
+# index.mjs, app.cjs, migrations/ and swagger-ui/static/; the bundle finds migrations/ next to itself.
 COPY --from=build /app/lambda/ ${LAMBDA_TASK_ROOT}/
+# The V8 code cache again, by this image's own node under the flags the runtime's bootstrap gives
+# it for a function of LAMBDA_MEMORY_SIZE MB (V8 refuses a cache written by another V8 or under
+# other flags; scripts/build-lambda.ts lambdaNodeFlags is the same formula). Set the build arg to
+# the function's memory size.
+ARG LAMBDA_MEMORY_SIZE=1024
+RUN cd ${LAMBDA_TASK_ROOT} && node --expose-gc --max-http-header-size 81920 \
+      --max-semi-space-size=$((LAMBDA_MEMORY_SIZE / 10 / 2)) --max-old-space-size=$((LAMBDA_MEMORY_SIZE - LAMBDA_MEMORY_SIZE / 10)) \
+      index.mjs --write-code-cache
 CMD ["index.handler"]
 
 # Local invocation through the emulator that ships in the base image (listens on 8080).

@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url'
 const bundle = process.argv[2]
 const event = JSON.parse(process.env.BENCH_EVENT ?? '{}')
 const importStart = performance.now()
-const { handler } = await import(pathToFileURL(bundle).href)
+const { handler, codeCache } = await import(pathToFileURL(bundle).href)
 const importEnd = performance.now()
 const result = await handler(event, { awsRequestId: 'bench-cold-start' })
 const firstResponse = performance.now()
@@ -17,6 +17,7 @@ const report = {
   invokeMs: firstResponse - importEnd,
   firstResponseMs: firstResponse,
   maxRssBytes: process.resourceUsage().maxRSS * 1024,
+  codeCache: codeCache ?? 'absent',
   failures: result?.failures?.length ?? -1,
   successes: result?.successes?.length ?? 0,
 }

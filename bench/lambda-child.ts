@@ -7,7 +7,8 @@ import type { Context } from 'aws-lambda'
 import { serve } from './protocol.js'
 
 const started = performance.now()
-const { handler } = await import('../src/lambda.js')
+const { handler, ready } = await import('../src/lambda.js')
+await ready
 const importMs = performance.now() - started
 
 let invocation = 0

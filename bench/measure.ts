@@ -39,6 +39,8 @@ interface Side {
 export type Client = 'http' | 'fetch'
 
 const CONCURRENCY: Record<Mode, number> = { sequential: 1, concurrent: 4 }
+/** The Lambda memory size the cold start is measured for (infra/terraform's default): it sets node's V8 flags. */
+const LAMBDA_MEMORY_MB = 1024
 const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(0)
 
 /**
@@ -376,11 +378,11 @@ interface ColdVariant {
 }
 
 /** One cold start: a fresh plain-node process imports the bundle and answers one event. */
-async function coldStartOnce(ctx: Context, variant: ColdVariant, sourceIdentifiers: string[]) {
+async function coldStartOnce(ctx: Context, variant: ColdVariant, sourceIdentifiers: string[], nodeFlags: string[]) {
   const started = performance.now()
   const child = fork(fileURLToPath(new URL('./cold-start.mjs', import.meta.url)), [variant.bundle], {
     env: { ...process.env, ...variant.env, AWS_LAMBDA_FUNCTION_NAME: 'id-minter-bench', BENCH_EVENT: JSON.stringify({ sourceIdentifiers }) },
-    execArgv: [],
+    execArgv: nodeFlags,
     stdio: ['ignore', ctx.verbose ? 'inherit' : 'ignore', 'pipe', 'ipc'],
   })
   let stderr = ''
@@ -399,6 +401,7 @@ async function coldStartOnce(ctx: Context, variant: ColdVariant, sourceIdentifie
     firstResponseMs: report.firstResponseMs as number,
     spawnToResponseMs,
     maxRssBytes: report.maxRssBytes as number,
+    codeCache: report.codeCache as unknown as ColdSample['codeCache'],
   }
 }
 
@@ -419,10 +422,14 @@ export async function measureColdStart(ctx: Context): Promise<ColdStartResult> {
   ctx.progress(`cold start: ${samples} fresh processes per variant, importing ${bundle} and the reference bundles`)
   try {
     const built = await buildColdReferences()
+    // Started as the Lambda runtime starts node for a function of this size: the code caches are written for it.
+    const { lambdaNodeFlags } = await import('../scripts/build-lambda.js')
+    const nodeFlags = lambdaNodeFlags(LAMBDA_MEMORY_MB)
     const { MIGRATIONS_FOLDER: _, ...env } = serviceEnvironment(stores, ctx.logLevel)
     const variants: ColdVariant[] = [
       { name: 'service', bundle, env, mints: true },
       { name: 'service-no-migrations', bundle, env: { ...env, APPLY_MIGRATIONS: 'false' }, mints: true },
+      { name: 'service-no-code-cache', bundle: built.serviceWithoutCache, env, mints: true },
       { name: 'floor', bundle: built.floor, env, mints: true },
       { name: 'libraries-only', bundle: built.libraries, env, mints: false },
       { name: 'empty', bundle: built.empty, env, mints: false },
@@ -436,7 +443,7 @@ export async function measureColdStart(ctx: Context): Promise<ColdStartResult> {
     for (let i = 0; i < samples; i++) {
       for (const variant of variants) {
         const batch = variant.mints ? ((passes[next++] as WorkloadPass).batches[0] as string[]) : ['none']
-        results.get(variant.name)?.push(await coldStartOnce(ctx, variant, batch))
+        results.get(variant.name)?.push(await coldStartOnce(ctx, variant, batch, nodeFlags))
       }
     }
     const summary = (name: ColdVariantName) => {
@@ -459,6 +466,7 @@ export async function measureColdStart(ctx: Context): Promise<ColdStartResult> {
       firstResponseMs: main.firstResponseMs,
       spawnToResponseMs: main.spawnToResponseMs,
       eventWorks: BATCH_SIZE,
+      nodeFlags,
       variants: variants.map((v) => summary(v.name)),
     }
     const line = result.variants.map((v) => `${v.name} ${v.firstResponseMs.toFixed(0)}`).join(', ')
@@ -473,13 +481,18 @@ export async function measureColdStart(ctx: Context): Promise<ColdStartResult> {
   }
 }
 
-/** The reference bundles, built as the Lambda is (scripts/build-lambda.ts) into bench/results/.build/. */
-async function buildColdReferences(): Promise<{ floor: string; libraries: string; empty: string }> {
+/**
+ * The reference bundles, built as the Lambda is (scripts/build-lambda.ts, code cache included) into
+ * bench/results/.build/, and the service's own bundle built again without its code cache.
+ */
+async function buildColdReferences(): Promise<{ floor: string; libraries: string; empty: string; serviceWithoutCache: string }> {
   const { buildLambda } = await import('../scripts/build-lambda.js')
   const here = (path: string) => fileURLToPath(new URL(path, import.meta.url))
-  const [floor, libraries] = await Promise.all([
-    buildLambda({ entryPoint: here('./cold-floor.ts'), outDir: join(buildDir, 'cold-floor'), zipFile: false }),
-    buildLambda({ entryPoint: here('./cold-deps.ts'), outDir: join(buildDir, 'cold-libraries'), zipFile: false }),
+  const options = { zipFile: false as const, memorySizeMb: LAMBDA_MEMORY_MB }
+  const [floor, libraries, service] = await Promise.all([
+    buildLambda({ ...options, entryPoint: here('./cold-floor.ts'), outDir: join(buildDir, 'cold-floor') }),
+    buildLambda({ ...options, entryPoint: here('./cold-deps.ts'), outDir: join(buildDir, 'cold-libraries') }),
+    buildLambda({ ...options, outDir: join(buildDir, 'cold-service-no-cache'), codeCache: false }),
   ])
-  return { floor: floor.bundleFile, libraries: libraries.bundleFile, empty: here('./cold-empty.mjs') }
+  return { floor: floor.entryFile, libraries: libraries.entryFile, empty: here('./cold-empty.mjs'), serviceWithoutCache: service.entryFile }
 }

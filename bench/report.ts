@@ -93,14 +93,16 @@ export interface ColdSample {
   firstResponseMs: number
   spawnToResponseMs: number
   maxRssBytes: number
+  /** What src/lambda-entry.ts reported: whether V8 used the bundle's code cache. */
+  codeCache: 'accepted' | 'rejected' | 'absent'
 }
 
 /**
  * service: the Lambda bundle as the bench configures it (APPLY_MIGRATIONS=true); service-no-migrations:
- * the same with APPLY_MIGRATIONS=false; floor: bench/cold-floor.ts; libraries-only: bench/cold-deps.ts;
- * empty: bench/cold-empty.mjs.
+ * the same with APPLY_MIGRATIONS=false; service-no-code-cache: the bundle built without its V8 code
+ * cache; floor: bench/cold-floor.ts; libraries-only: bench/cold-deps.ts; empty: bench/cold-empty.mjs.
  */
-export type ColdVariantName = 'service' | 'service-no-migrations' | 'floor' | 'libraries-only' | 'empty'
+export type ColdVariantName = 'service' | 'service-no-migrations' | 'service-no-code-cache' | 'floor' | 'libraries-only' | 'empty'
 
 export type ColdStartResult =
   | { measured: false; reason: string }
@@ -112,6 +114,8 @@ export type ColdStartResult =
       firstResponseMs: number
       spawnToResponseMs: number
       eventWorks: number
+      /** node's flags in every cold-start process: the Lambda runtime's for the memory size measured. */
+      nodeFlags?: string[]
       variants?: Array<{ name: ColdVariantName; samples: ColdSample[]; importMs: number; firstResponseMs: number; spawnToResponseMs: number; maxRssBytes: number }>
     }
   | { measured: true; bundle: string; error: string }
@@ -181,6 +185,7 @@ export function evaluateTargets(results: Omit<BenchResults, 'targets'>): Target[
     if (coldStart.measured && 'firstResponseMs' in coldStart) {
       const v = (name: ColdVariantName) => coldStart.variants?.find((x) => x.name === name)?.firstResponseMs
       const references = [
+        v('service-no-code-cache') !== undefined ? `${ms(v('service-no-code-cache'))} ms without the code cache` : '',
         v('service-no-migrations') !== undefined ? `${ms(v('service-no-migrations'))} ms with APPLY_MIGRATIONS=false` : '',
         v('floor') !== undefined ? `floor ${ms(v('floor'))} ms` : '',
         v('libraries-only') !== undefined ? `ES client + mysql2 + fastify alone ${ms(v('libraries-only'))} ms` : '',
@@ -317,7 +322,8 @@ export function renderMarkdown(results: BenchResults): string {
     if (!c.measured) rows.push(['Lambda cold start', c.reason, '', '', ''])
     else if ('error' in c) rows.push(['Lambda cold start', `error: ${c.error.split('\n')[0]}`, '', '', ''])
     else {
-      rows.push([`Lambda cold start: process start to first response (${c.eventWorks}-work event)`, ms(c.firstResponseMs), '', ms(Math.min(...c.samples.map((x) => x.firstResponseMs))), String(c.samples.length)])
+      const cache = [...new Set(c.samples.map((x) => x.codeCache ?? 'absent'))].join('/')
+      rows.push([`Lambda cold start: process start to first response (${c.eventWorks}-work event; code cache ${cache})`, ms(c.firstResponseMs), '', ms(Math.min(...c.samples.map((x) => x.firstResponseMs))), String(c.samples.length)])
       rows.push(['… import of the bundle alone (init)', ms(c.importMs), '', ms(Math.min(...c.samples.map((x) => x.importMs))), String(c.samples.length)])
       rows.push(['… spawn to first response, Node boot included', ms(c.spawnToResponseMs), '', '', String(c.samples.length)])
       const variant = (name: ColdVariantName) => c.variants?.find((v) => v.name === name)
@@ -325,6 +331,8 @@ export function renderMarkdown(results: BenchResults): string {
         const v = variant(name)
         if (v) rows.push([label, ms(v[figure]), '', ms(Math.min(...v.samples.map((x) => x[figure]))), String(v.samples.length)])
       }
+      add('service-no-code-cache', '… the same bundle built without its V8 code cache: first response', 'firstResponseMs')
+      add('service-no-code-cache', '… of which import', 'importMs')
       add('service-no-migrations', '… the same with APPLY_MIGRATIONS=false (schema applied at deploy time): first response', 'firstResponseMs')
       add('floor', 'Floor cold start (bare mysql2 + ES client bundle, same build, same events): first response', 'firstResponseMs')
       add('libraries-only', 'Bundle of only @elastic/elasticsearch + mysql2 + fastify: process start to handler answer', 'firstResponseMs')
@@ -355,7 +363,7 @@ export function renderMarkdown(results: BenchResults): string {
       ' bench CPU ms is the bench process\'s own, driving that side (the HTTP client for the service, IPC for the floor): it runs on the same two cores.' +
       ' Peak RSS is the process\'s maxRSS (getrusage) over its whole life: start-up, warm-up and all iterations of that workload and mode.' +
       (results.coldStart && 'variants' in results.coldStart && results.coldStart.variants
-        ? ' Cold starts are fresh plain-node processes, interleaved across variants: the Lambda bundle (APPLY_MIGRATIONS=true, then false), and built the same way (scripts/build-lambda.ts) the floor as a handler, a bundle of only @elastic/elasticsearch + mysql2 + fastify, and an empty handler.'
+        ? ` Cold starts are fresh plain-node processes started with the Lambda runtime's V8 flags (${results.coldStart.nodeFlags?.join(' ') ?? 'none'}), interleaved across variants: the Lambda bundle (APPLY_MIGRATIONS=true, then false, then built without its code cache), and built the same way (scripts/build-lambda.ts, code cache included) the floor as a handler, a bundle of only @elastic/elasticsearch + mysql2 + fastify, and an empty handler.`
         : ''),
   )
   return `${out.join('\n')}\n`

@@ -1,21 +1,27 @@
-// `npm run build:lambda`: src/lambda.ts as one ES module for the Lambda Node.js 20 runtime
-// (handler index.handler), with the SQL migrations and the Swagger UI assets next to it,
-// zipped ready for upload.
+// `npm run build:lambda`: src/lambda.ts as one CommonJS bundle for the Lambda Node.js 20 runtime,
+// behind a small ES module entry (handler index.handler) that loads it with a V8 code cache, with
+// the SQL migrations and the Swagger UI assets next to it, zipped ready for upload.
 //
-//   dist/lambda/index.mjs              the bundle (every dependency inside; no node_modules)
+//   dist/lambda/index.mjs              the handler module (src/lambda-entry.ts)
+//   dist/lambda/app.cjs                the bundle (every dependency inside; no node_modules)
+//   dist/lambda/app.cjs.cache          V8's code cache for app.cjs, for one memory size (--memory-size)
 //   dist/lambda/migrations/            applied at start-up when APPLY_MIGRATIONS=true
 //   dist/lambda/swagger-ui/static/     what /documentation serves
 //   dist/lambda/lazy/*.cjs             dependencies loaded only when something uses them (see LAZY_MODULES)
 //   dist/lambda/iconv-lite-tables/     iconv-lite's multi-byte charset tables, read only for those charsets
 //   dist/id-minter-lambda.zip          dist/lambda's contents at the root of the archive
 //
-// Cold start: Node compiles everything in index.mjs before the first line runs, so what the
-// function needs only rarely (Arrow for ES|QL, RDS certificates, YAML for /documentation/yaml,
-// Asian charset tables) is kept out of it and loaded from its own file on first use.
+// Cold start: Node parses everything in the bundle before its first line runs, and compiles each
+// function the first time it is called. The code cache spares both for what a first invocation
+// runs; what the function needs only rarely (Arrow for ES|QL, RDS certificates, YAML for
+// /documentation/yaml, Asian charset tables) is kept out of the bundle and loaded on first use.
 //
-// Flags: --sourcemap (adds index.mjs.map; run with NODE_OPTIONS=--enable-source-maps),
-//        --metafile FILE (esbuild's account of what each module adds, for esbuild.github.io/analyze),
-//        --no-zip (the Docker build copies dist/lambda instead), --out-dir DIR, --zip FILE.
+// Flags: --memory-size MB (the function's memory, default 1024: the Lambda runtime's V8 flags
+//        depend on it, and V8 takes the code cache only under the flags it was written with),
+//        --no-code-cache, --sourcemap (adds app.cjs.map; run with NODE_OPTIONS=--enable-source-maps,
+//        which loads the bundle without the cache), --metafile FILE (esbuild's account of what each
+//        module adds, for esbuild.github.io/analyze), --no-zip (the Docker build copies dist/lambda
+//        instead), --out-dir DIR, --zip FILE.
 import { build, type Plugin } from 'esbuild'
 import { execFileSync, spawnSync } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
@@ -38,6 +44,9 @@ export interface BuildLambdaOptions {
   sourcemap?: boolean
   /** Minify (default true); false leaves the modules readable, for profiling where a cold start goes. */
   minify?: boolean
+  /** Write app.cjs.cache (default true), for a function of this many MB (default 1024). */
+  codeCache?: boolean
+  memorySizeMb?: number
   /** Also write esbuild's metafile (what each module adds to the bundle) to this path. */
   metafile?: string
   /** Print sizes (the CLI does). */
@@ -46,38 +55,46 @@ export interface BuildLambdaOptions {
 
 export interface BuildLambdaResult {
   outDir: string
+  /** index.mjs, the handler module. */
+  entryFile: string
+  /** app.cjs, the bundle it loads. */
   bundleFile: string
   bundleBytes: number
+  codeCacheBytes?: number
   zipFile?: string
   zipBytes?: number
   zippedWith?: 'zip' | 'node'
 }
 
-// Runs before any bundled module. Node builtins stay imports, everything else is inside, so
-// the names below cannot clash with anything but each other.
+// Runs before any bundled module, inside the CommonJS wrapper (require, __filename and __dirname
+// are the bundle's). Node builtins stay require() calls, everything else is inside, so the names
+// below cannot clash with anything but each other.
 const banner = [
-  "import { createRequire as __idm_createRequire } from 'node:module';",
-  "import { fileURLToPath as __idm_fileURLToPath } from 'node:url';",
-  // CommonJS dependencies call require() for Node builtins; an ES module has none of its own.
-  'const require = __idm_createRequire(import.meta.url);',
-  'const __idm_bundleDir = __idm_fileURLToPath(new URL(".", import.meta.url));',
+  "const __idm_url = require('node:url').pathToFileURL(__filename).href;",
+  'const __idm_bundleDir = __dirname;',
   // The lazy modules (LAZY_MODULES) are loaded from lazy/ next to the bundle on first use.
-  "const __idm_lazy = (file) => require(__idm_fileURLToPath(new URL('./lazy/' + file, import.meta.url)));",
+  "const __idm_lazy = (file) => require(require('node:path').join(__dirname, 'lazy', file));",
   // The migrations ship next to the bundle; an explicit MIGRATIONS_FOLDER still wins.
-  "if (!process.env.MIGRATIONS_FOLDER) process.env.MIGRATIONS_FOLDER = __idm_fileURLToPath(new URL('./migrations', import.meta.url));",
+  "if (!process.env.MIGRATIONS_FOLDER) process.env.MIGRATIONS_FOLDER = require('node:path').join(__dirname, 'migrations');",
   // pino-pretty is a development dependency that src/logger.ts looks up with import.meta.resolve
   // and loads through a worker thread, neither of which a single-file bundle can follow. Here it
   // is "not installed", so logs stay JSON lines even on a terminal; other look-ups resolve as usual.
-  'const __idm_resolve = (specifier, parent) => {',
+  'const __idm_resolve = (specifier) => {',
   "  if (specifier === 'pino-pretty') throw new Error('pino-pretty is not part of the Lambda bundle');",
-  '  return import.meta.resolve(specifier, parent);',
+  "  return require('node:url').pathToFileURL(require.resolve(specifier)).href;",
   '};',
 ].join('\n')
 
+/** The V8 flags the Lambda Node.js runtime starts node with, for a function of memorySizeMb. */
+export function lambdaNodeFlags(memorySizeMb: number): string[] {
+  const newSpace = Math.floor(memorySizeMb / 10)
+  return ['--expose-gc', '--max-http-header-size', '81920', `--max-semi-space-size=${Math.floor(newSpace / 2)}`, `--max-old-space-size=${memorySizeMb - newSpace}`]
+}
+
 /**
  * @fastify/swagger-ui finds its static files through __dirname (index.js: ./static/logo.svg,
- * lib/routes.js: ../static). Bundled into an ES module there is no __dirname, so each of its
- * files gets one of its own that points at a copy of the package's files under swagger-ui/
+ * lib/routes.js: ../static). Bundled, __dirname would be the bundle's own directory, so each of
+ * its files gets one of its own that points at a copy of the package's files under swagger-ui/
  * next to the bundle. Declared inside the module's own CommonJS wrapper, it shadows nothing else.
  */
 function swaggerUiAssets(packageDir: string): Plugin {
@@ -236,10 +253,11 @@ export async function buildLambda(options: BuildLambdaOptions = {}): Promise<Bui
   const outDir = resolve(options.outDir ?? join(root, 'dist', 'lambda'))
   const zipFile = options.zipFile === false ? undefined : resolve(options.zipFile ?? join(root, 'dist', 'id-minter-lambda.zip'))
   const log = options.log ?? (() => {})
-  const bundleFile = join(outDir, 'index.mjs')
+  const entryFile = join(outDir, 'index.mjs')
+  const bundleFile = join(outDir, 'app.cjs')
 
   // Only what an earlier build wrote is removed: a mistaken --out-dir must not wipe anything else.
-  const ours = new Set(['index.mjs', 'index.mjs.map', 'migrations', 'swagger-ui', 'lazy', 'iconv-lite-tables'])
+  const ours = new Set(['index.mjs', 'app.cjs', 'app.cjs.map', 'app.cjs.cache', 'migrations', 'swagger-ui', 'lazy', 'iconv-lite-tables'])
   if (existsSync(outDir)) {
     const foreign = readdirSync(outDir).filter((entry) => !ours.has(entry))
     if (foreign.length > 0) throw new Error(`refusing to build into ${outDir}: it holds ${foreign.slice(0, 3).join(', ')}, which no build wrote`)
@@ -256,7 +274,7 @@ export async function buildLambda(options: BuildLambdaOptions = {}): Promise<Bui
     entryPoints: [options.entryPoint ?? join(root, 'src', 'lambda.ts')],
     outfile: bundleFile,
     bundle: true,
-    format: 'esm',
+    format: 'cjs',
     platform: 'node',
     target: 'node20',
     minify: options.minify ?? true,
@@ -265,13 +283,25 @@ export async function buildLambda(options: BuildLambdaOptions = {}): Promise<Bui
     sourcemap: options.sourcemap ? 'linked' : false,
     legalComments: 'none',
     banner: { js: banner },
-    define: { 'import.meta.resolve': '__idm_resolve' },
+    define: { 'import.meta.resolve': '__idm_resolve', 'import.meta.url': '__idm_url' },
+    // import() of a Node builtin becomes require(): code loaded through vm.Script has no import().
+    supported: { 'dynamic-import': false },
     plugins: [swaggerUiAssets(swaggerUiDir), lazyModules(lazy), iconvTables(iconvDir)],
     logLevel: 'warning',
     metafile: true,
   })
   if (result.errors.length > 0) throw new Error(`esbuild failed: ${result.errors.map((e) => e.text).join('; ')}`)
   if (options.metafile) writeFileSync(options.metafile, JSON.stringify(result.metafile))
+  await build({
+    entryPoints: [join(root, 'src', 'lambda-entry.ts')],
+    outfile: entryFile,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    legalComments: 'none',
+    logLevel: 'warning',
+  })
 
   await buildLazyModules(outDir, lazy.values())
   cpSync(join(root, 'migrations'), join(outDir, 'migrations'), { recursive: true })
@@ -280,9 +310,17 @@ export async function buildLambda(options: BuildLambdaOptions = {}): Promise<Bui
 
   const bundleBytes = statSync(bundleFile).size
   log(`bundle: ${relative(process.cwd(), bundleFile)} ${formatBytes(bundleBytes)} (${Object.keys(result.metafile.inputs).length} modules)`)
+  let codeCacheBytes: number | undefined
+  if (options.codeCache ?? true) {
+    const memorySizeMb = options.memorySizeMb ?? 1024
+    writeCodeCache(entryFile, memorySizeMb)
+    codeCacheBytes = statSync(`${bundleFile}.cache`).size
+    log(`cache:  ${relative(process.cwd(), bundleFile)}.cache ${formatBytes(codeCacheBytes)} (V8 code cache, for a ${memorySizeMb} MB function on Node ${process.versions.node})`)
+  }
   log(`files:  ${formatBytes(directoryBytes(outDir))} in ${relative(process.cwd(), outDir)}`)
+  const built = { outDir, entryFile, bundleFile, bundleBytes, ...(codeCacheBytes !== undefined ? { codeCacheBytes } : {}) }
 
-  if (!zipFile) return { outDir, bundleFile, bundleBytes }
+  if (!zipFile) return built
   mkdirSync(dirname(zipFile), { recursive: true })
   rmSync(zipFile, { force: true })
   const zippedWith = options.zipWith !== 'node' && zipCommandAvailable() ? 'zip' : 'node'
@@ -294,7 +332,22 @@ export async function buildLambda(options: BuildLambdaOptions = {}): Promise<Bui
   }
   const zipBytes = statSync(zipFile).size
   log(`zip:    ${relative(process.cwd(), zipFile)} ${formatBytes(zipBytes)} (with ${zippedWith === 'zip' ? 'the zip command' : 'the built-in writer'}); runtime nodejs20.x, handler index.handler`)
-  return { outDir, bundleFile, bundleBytes, zipFile, zipBytes, zippedWith }
+  return { ...built, zipFile, zipBytes, zippedWith }
+}
+
+/**
+ * Runs the built entry as the Lambda runtime would run it (its V8 flags for memorySizeMb), with
+ * --write-code-cache: it answers a few events with every service unreachable and writes
+ * app.cjs.cache (src/lambda-entry.ts). The Node.js running the build must be the runtime's major
+ * version; the Dockerfile writes the cache again with the runtime image's own node.
+ */
+function writeCodeCache(entryFile: string, memorySizeMb: number): void {
+  const run = spawnSync(process.execPath, [...lambdaNodeFlags(memorySizeMb), entryFile, '--write-code-cache'], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '' },
+    timeout: 60_000,
+  })
+  if (run.status !== 0) throw new Error(`writing the code cache failed (${run.status ?? run.signal}): ${`${run.stderr}${run.stdout}`.trim().slice(-2000)}`)
 }
 
 function zipCommandAvailable(): boolean {
@@ -409,9 +462,13 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
   const outDir = flagValue(args, '--out-dir')
   const zip = flagValue(args, '--zip')
   const metafile = flagValue(args, '--metafile')
+  const memorySize = flagValue(args, '--memory-size')
+  if (memorySize !== undefined && !/^\d+$/.test(memorySize)) throw new Error('--memory-size takes the function memory in MB')
   await buildLambda({
     ...(metafile ? { metafile } : {}),
     ...(outDir ? { outDir } : {}),
+    ...(memorySize ? { memorySizeMb: Number(memorySize) } : {}),
+    codeCache: !args.includes('--no-code-cache'),
     zipFile: args.includes('--no-zip') ? false : zip,
     sourcemap: args.includes('--sourcemap'),
     log: (line) => process.stdout.write(`${line}\n`),

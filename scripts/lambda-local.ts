@@ -142,9 +142,11 @@ async function main(args: string[]) {
     return
   }
 
+  // The bundle's entry has started its app when the import resolves; src/lambda.ts starts it in `ready`.
   const module = args.includes('--bundle')
     ? ((await import(new URL('../dist/lambda/index.mjs', import.meta.url).href)) as { handler: Handler })
     : await import('../src/lambda.js')
+  if ('ready' in module) await module.ready
   const timeoutSeconds = Number(process.env.AWS_LAMBDA_FUNCTION_TIMEOUT ?? 30)
   const server = invokeServer(module.handler as Handler, {
     functionName: process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'function',

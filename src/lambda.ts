@@ -1,4 +1,5 @@
 import awsLambdaFastify from '@fastify/aws-lambda'
+import type { FastifyInstance } from 'fastify'
 import type { Context } from 'aws-lambda'
 import { buildApp } from './app.js'
 import { loadConfig } from './config.js'
@@ -18,10 +19,21 @@ export class MintingError extends Error {
 }
 
 // Initialised once per container, outside the handler, and reused by every invocation. Callers
-// of the Lambda are authorised by IAM, so the HTTP API keys do not apply here.
-export const app = await buildApp({ ...loadConfig(), API_KEYS: undefined, API_KEY_HASHES: undefined })
-const proxy = awsLambdaFastify(app)
-await app.ready()
+// of the Lambda are authorised by IAM, so the HTTP API keys do not apply here. A promise rather
+// than a top-level await, so that the deployed bundle can be CommonJS (which is what lets it carry
+// a V8 code cache: see src/lambda-entry.ts); the entry awaits it, so a failed start-up still
+// fails the Lambda init phase.
+export const ready: Promise<FastifyInstance> = start()
+// Awaited by every invocation; this only keeps a failed start from being reported twice.
+ready.catch(() => {})
+let proxy: ((event: unknown, context: Context) => Promise<unknown>) | undefined
+
+async function start(): Promise<FastifyInstance> {
+  const app = await buildApp({ ...loadConfig(), API_KEYS: undefined, API_KEY_HASHES: undefined })
+  proxy = awsLambdaFastify(app)
+  await app.ready()
+  return app
+}
 
 function isHttpEvent(event: unknown): boolean {
   if (typeof event !== 'object' || event === null) return false
@@ -33,11 +45,12 @@ function isHttpEvent(event: unknown): boolean {
 }
 
 export async function handler(event: unknown, context: Context): Promise<unknown> {
-  if (isHttpEvent(event)) return proxy(event, context)
-  return invokeMint(event as DirectInvocation, context)
+  const app = await ready
+  if (isHttpEvent(event)) return proxy!(event, context)
+  return invokeMint(app, event as DirectInvocation, context)
 }
 
-async function invokeMint(event: DirectInvocation, context: Context): Promise<MintResult> {
+async function invokeMint(app: FastifyInstance, event: DirectInvocation, context: Context): Promise<MintResult> {
   const jobId = typeof event?.jobId === 'string' ? event.jobId : undefined
   // Bad input is answered, not thrown, so the state machine can route it like any failure.
   const invalid = (message: string): MintResult => ({

@@ -97,3 +97,12 @@ export async function mint(app: App, payload: unknown) {
   const response = await app.inject({ method: 'POST', url: '/mint', payload: payload as object })
   return { status: response.statusCode, body: response.json() }
 }
+
+/**
+ * The command and arguments that run node with exactly `env` and no more, as the Lambda runtime
+ * starts it: tap puts its own NODE_OPTIONS (a loader that turns source maps on) into every child
+ * process's environment, whatever the spawn call passes.
+ */
+export function cleanNode(env: Record<string, string>, nodeArgs: string[]): [command: string, args: string[]] {
+  return ['env', ['-i', ...Object.entries(env).map(([name, value]) => `${name}=${value}`), process.execPath, ...nodeArgs]]
+}

@@ -20,7 +20,8 @@ t.test('lambda handler', async (t) => {
   const es = await prepareStores(t, config)
   const work = makeWork({ value: 'b1', nested: 2 })
   await seedSourceWorks(es, config.es_source_index, [work])
-  const { handler, app } = await import('../src/lambda.js')
+  const { handler, ready } = await import('../src/lambda.js')
+  const app = await ready
   t.teardown(() => app.close())
 
   t.test('answers a Step Functions invocation with the mint result', async (t) => {
@@ -90,7 +91,8 @@ t.test('lambda handler throws DependencyUnavailableError by name when the databa
   process.env.db_port = '1'
   process.env.APPLY_MIGRATIONS = 'false'
   const specifier: string = '../src/lambda.js?database-down'
-  const { handler, app } = (await import(specifier)) as typeof import('../src/lambda.js')
+  const { handler, ready } = (await import(specifier)) as typeof import('../src/lambda.js')
+  const app = await ready
   t.teardown(() => app.close())
   const es = await prepareStores(t, config)
   await seedSourceWorks(es, config.es_source_index, [makeWork({ value: 'b2' })])

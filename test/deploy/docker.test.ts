@@ -5,11 +5,13 @@ import t, { type Test } from 'tap'
 import { spawnSync } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, relative } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { dirname, join, relative } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parse as parseYaml } from 'yaml'
 import { ConfigSchema, loadConfig } from '../../src/config.js'
-import { isolatedConfig, prepareStores } from '../helpers.js'
+import { cleanNode, isolatedConfig, prepareStores } from '../helpers.js'
+import { localEnv } from '../../fixtures/local-env.js'
+import { lambdaNodeFlags } from '../../scripts/build-lambda.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8')
@@ -132,6 +134,28 @@ t.test('the build stage’s files are enough to bundle the Lambda and to run the
   t.equal(bundle.status, 0, `build:lambda in the build stage: ${bundle.stdout}${bundle.stderr}`)
   t.ok(statSync(join(app, outDir, 'index.mjs')).size > 0, 'index.mjs')
   t.ok(existsSync(join(app, outDir, 'migrations', 'meta', '_journal.json')), 'migrations')
+
+  // The Lambda stage rewrites the code cache with the image's node for LAMBDA_MEMORY_SIZE: rehearse
+  // it for another size, then check that V8 takes that cache under the runtime's flags for it.
+  const lambdaBase = stage('lambda_base')!
+  const rewrite = lambdaBase.instructions.find((i) => i.keyword === 'RUN' && i.args.includes('--write-code-cache'))?.args
+  t.ok(rewrite, 'the Lambda image writes its own code cache')
+  t.match(lambdaBase.instructions.find((i) => i.keyword === 'ARG')?.args, /^LAMBDA_MEMORY_SIZE=1024$/, 'for the memory size infra/terraform deploys by default')
+  const taskRoot = join(app, outDir)
+  const rehearsal = spawnSync('bash', ['-c', (rewrite ?? 'false').replace('${LAMBDA_TASK_ROOT}', taskRoot)], {
+    env: { PATH: `${dirname(process.execPath)}:${process.env.PATH}`, LAMBDA_MEMORY_SIZE: '512' },
+    encoding: 'utf8',
+    timeout: 60_000,
+  })
+  t.equal(rehearsal.status, 0, `RUN ${rewrite}: ${rehearsal.stdout}${rehearsal.stderr}`)
+  const probe = (memorySizeMb: number) => {
+    const environment = { PATH: process.env.PATH ?? '', ...localEnv, APPLY_MIGRATIONS: 'false', LOG_LEVEL: 'silent' }
+    const importEntry = `const m = await import(${JSON.stringify(pathToFileURL(join(taskRoot, 'index.mjs')).href)}); process.stdout.write(m.codeCache); process.exit(0)`
+    const [command, args] = cleanNode(environment, [...lambdaNodeFlags(memorySizeMb), '--input-type=module', '-e', importEntry])
+    return spawnSync(command, args, { encoding: 'utf8', timeout: 60_000 }).stdout
+  }
+  t.equal(probe(512), 'accepted', "the Dockerfile's flags for 512 MB are the runtime's (lambdaNodeFlags)")
+  t.equal(probe(1024), 'rejected', 'and a cache is specific to its memory size')
 
   // The compose `setup` service's command, against this test's own indices.
   const config = isolatedConfig('docker-setup')

@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url'
 import type { Config } from '../../src/config.js'
 import { seedSourceWorks } from '../../fixtures/indices.js'
 import { makeWork } from '../../fixtures/works.js'
-import { buildLambda, writeZip, type BuildLambdaResult } from '../../scripts/build-lambda.js'
-import { adminConnection, isolatedConfig, prepareStores } from '../helpers.js'
+import { buildLambda, lambdaNodeFlags, writeZip, type BuildLambdaResult } from '../../scripts/build-lambda.js'
+import { adminConnection, cleanNode, isolatedConfig, prepareStores } from '../helpers.js'
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)))
 const hasUnzip = spawnSync('unzip', ['-v'], { stdio: 'ignore' }).status === 0
@@ -49,7 +49,7 @@ const httpApiEvent = (method: string, path: string, body?: unknown) => ({
 const INVOKER = `
 const started = performance.now()
 if (process.env.FAKE_TTY) process.stdout.isTTY = true
-const { handler } = await import(process.env.BUNDLE_URL)
+const { handler, codeCache } = await import(process.env.BUNDLE_URL)
 const imported = performance.now()
 const context = { awsRequestId: 'test-request', functionName: 'id-minter-stepfunction', getRemainingTimeInMillis: () => 30000 }
 const results = []
@@ -62,30 +62,45 @@ for (const event of JSON.parse(process.env.EVENTS)) {
   }
   firstAnswered ??= performance.now()
 }
-process.stdout.write('\\n@@RESULT ' + JSON.stringify({ importMs: imported - started, firstMs: firstAnswered - started, results }) + '\\n')
+process.stdout.write('\\n@@RESULT ' + JSON.stringify({ importMs: imported - started, firstMs: firstAnswered - started, codeCache, results }) + '\\n')
 process.exit(0)
 `
 
 interface InvokeOutcome {
   importMs: number
+  /** src/lambda-entry.ts's account of the V8 code cache. */
+  codeCache?: 'accepted' | 'rejected' | 'absent'
   firstMs: number
   results: Array<{ value?: any; error?: { name: string; message: string } }>
   stdout: string
 }
 
-/** A plain node, nothing inherited that Lambda would not have (no NODE_OPTIONS, no MIGRATIONS_FOLDER). */
-function invokeBundle(bundle: string, env: Record<string, string>, events: unknown[], extra: Record<string, string> = {}): Promise<InvokeOutcome> {
+/** The flags the Lambda runtime gives node for the memory size the build wrote its code cache for. */
+const LAMBDA_FLAGS = lambdaNodeFlags(1024)
+
+/**
+ * A node started as the Lambda runtime starts it (its V8 flags, unless nodeArgs says otherwise),
+ * nothing inherited that Lambda would not have (no NODE_OPTIONS, no MIGRATIONS_FOLDER).
+ */
+function invokeBundle(
+  bundle: string,
+  env: Record<string, string>,
+  events: unknown[],
+  extra: Record<string, string> = {},
+  nodeArgs: string[] = LAMBDA_FLAGS,
+): Promise<InvokeOutcome> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', INVOKER], {
+    const environment = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      AWS_REGION: 'eu-west-1',
+      ...env,
+      BUNDLE_URL: new URL(`file://${bundle}`).href,
+      EVENTS: JSON.stringify(events),
+      ...extra,
+    }
+    const [command, args] = cleanNode(environment, [...nodeArgs, '--input-type=module', '-e', INVOKER])
+    const child = spawn(command, args, {
       cwd: tmpdir(),
-      env: {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        AWS_REGION: 'eu-west-1',
-        ...env,
-        BUNDLE_URL: new URL(`file://${bundle}`).href,
-        EVENTS: JSON.stringify(events),
-        ...extra,
-      },
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: 60_000,
     })
@@ -140,6 +155,8 @@ t.before(async () => {
 t.test('the zip has index.mjs at its root, the migrations and the Swagger UI files, and no node_modules', async (t) => {
   const files = filesUnder(unpacked)
   t.ok(files.includes('index.mjs'), 'handler index.handler resolves to index.mjs')
+  t.ok(files.includes('app.cjs'), 'the bundle it loads')
+  t.ok(files.includes('app.cjs.cache'), "and the bundle's V8 code cache")
   t.ok(files.includes('migrations/meta/_journal.json'))
   t.same(
     files.filter((f) => f.startsWith('migrations/')),
@@ -166,8 +183,8 @@ t.test('the built-in zip writer makes an archive unzip accepts, with the same fi
   t.same(listed, filesUnder(built.outDir))
   const into = join(work, 'node-writer')
   t.equal(spawnSync('unzip', ['-q', zipFile, '-d', into]).status, 0)
-  t.equal(statSync(join(into, 'index.mjs')).size, built.bundleBytes, 'contents round-trip')
-  t.equal(statSync(join(into, 'index.mjs')).mode & 0o444, 0o444, 'files are readable by the Lambda runtime user')
+  t.equal(statSync(join(into, 'app.cjs')).size, built.bundleBytes, 'contents round-trip')
+  t.equal(statSync(join(into, 'app.cjs')).mode & 0o444, 0o444, 'files are readable by the Lambda runtime user')
 })
 
 t.test('the unpacked bundle answers Step Functions and API Gateway events against its own stores', async (t) => {
@@ -187,6 +204,7 @@ t.test('the unpacked bundle answers Step Functions and API Gateway events agains
   ])
   t.comment(`cold start: import ${outcome.importMs.toFixed(0)} ms, first event answered ${outcome.firstMs.toFixed(0)} ms after spawn of the import`)
   const [direct, health, invalid, viaHttp, docs, css, openapi] = outcome.results.map((r) => r.value)
+  t.equal(outcome.codeCache, 'accepted', "V8 takes the code cache under the runtime's flags for the memory size it was built for")
 
   t.same(direct.successes, ['sierra-bundle-1'], 'the work is minted (migrations applied from the bundled folder)')
   t.equal(direct.failures.length, 1)
@@ -242,11 +260,29 @@ t.test('run inside the repository on a terminal, the bundle logs JSON instead of
   // would fail at start-up (its worker thread cannot be found inside a single file).
   const config = isolatedConfig('lambda-bundle-tty', { LOG_LEVEL: 'info' })
   await prepareStores(t, config)
-  const outcome = await invokeBundle(built.bundleFile, toEnv(config), [httpApiEvent('GET', '/health')], { FAKE_TTY: '1' })
+  const outcome = await invokeBundle(built.entryFile, toEnv(config), [httpApiEvent('GET', '/health')], { FAKE_TTY: '1' })
   t.equal(outcome.results[0]!.value.statusCode, 200)
   const logLines = outcome.stdout.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('@@RESULT '))
   t.ok(logLines.length > 0, 'something was logged')
   for (const line of logLines) t.doesNotThrow(() => JSON.parse(line), `JSON log line: ${line.slice(0, 80)}`)
+})
+
+t.test('under V8 flags the cache was not written for (another memory size), the cache is refused with a warning and the function still answers', async (t) => {
+  const config = isolatedConfig('lambda-bundle-other-flags', { LOG_LEVEL: 'warn' })
+  const es = await prepareStores(t, config)
+  await seedSourceWorks(es, config.es_source_index, [makeWork({ id: 'sierra-bundle-4', value: 'b9000004' })])
+  const env = { ...toEnv(config), AWS_LAMBDA_FUNCTION_NAME: 'id-minter-stepfunction' }
+  const events = [{ sourceIdentifiers: ['sierra-bundle-4'] }]
+  const otherSize = await invokeBundle(join(unpacked, 'index.mjs'), env, events, {}, lambdaNodeFlags(512))
+  t.equal(otherSize.codeCache, 'rejected')
+  t.same(otherSize.results[0]!.value.successes, ['sierra-bundle-4'], 'the event is answered all the same')
+  const warning = otherSize.stdout.split('\n').find((l) => l.includes('app.cjs.cache'))
+  t.ok(warning, 'the rejection is logged')
+  t.equal(JSON.parse(warning ?? '{}').level, 40, 'as a warning')
+
+  const sourceMaps = await invokeBundle(join(unpacked, 'index.mjs'), env, events, {}, [...LAMBDA_FLAGS, '--enable-source-maps'])
+  t.equal(sourceMaps.codeCache, 'absent', "with source maps on, the bundle is loaded by Node's own loader")
+  t.same(sourceMaps.results[0]!.value.successes, ['sierra-bundle-4'])
 })
 
 t.test('MIGRATIONS_FOLDER set by the deployment wins over the bundled folder', async (t) => {

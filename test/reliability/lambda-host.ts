@@ -17,7 +17,8 @@ interface Invoke {
 export type Invocation = { ok: true; result: unknown } | { ok: false; error: { name: string; message: string } }
 
 if (process.env.RELIABILITY_LAMBDA_HOST === '1' && process.send) {
-  const { handler } = await import('../../src/lambda.js')
+  const { handler, ready } = await import('../../src/lambda.js')
+  await ready
   process.on('message', (message: Invoke) => {
     const context = { awsRequestId: `req-${message.id}` } as Parameters<typeof handler>[1]
     let event: unknown
