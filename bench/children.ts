@@ -1,5 +1,5 @@
 import { build } from 'esbuild'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Child } from './protocol.js'
 
@@ -34,10 +34,21 @@ export interface ChildOptions {
   verbose?: boolean
 }
 
-export function startService(options: ChildOptions) {
+/**
+ * The node flags production starts the server with: those of package.json's `start` script
+ * (the Dockerfile's server CMD is checked against it by test/deploy/docker.test.ts).
+ */
+export function productionNodeFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(here('../package.json'), 'utf8')) as { scripts: Record<string, string> }
+  const [node, ...rest] = (pkg.scripts.start ?? '').trim().split(/\s+/)
+  if (node !== 'node') throw new Error(`package.json's start script does not run node: ${pkg.scripts.start}`)
+  return rest.filter((arg) => arg.startsWith('--'))
+}
+
+export function startService(options: ChildOptions & { nodeFlags: string[] }) {
   return new Child<{ url: string; startupMs: number; rssBytes: number }>('service', `${buildDir}service.mjs`, {
     env: { ...process.env, ...options.env },
-    execArgv: [],
+    execArgv: options.nodeFlags,
     forwardOutput: options.verbose,
   })
 }

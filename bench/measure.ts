@@ -24,6 +24,8 @@ export interface Context {
   heapProfileDir?: string
   verbose: boolean
   lambdaBundle?: string
+  /** node flags for the service child: production's (package.json start) unless --service-node-flags. */
+  serviceNodeFlags: string[]
   /** How the bench sends POST /mint: node:http (default) or fetch. */
   client: Client
   progress(message: string): void
@@ -211,7 +213,7 @@ export async function runWorkload(ctx: Context, workload: Workload, mode: Mode):
   }
 
   const stores = { service: freshStores(), floor: freshStores() }
-  const env = (s: Stores) => ({ env: serviceEnvironment(s, ctx.logLevel), verbose: ctx.verbose })
+  const env = (s: Stores) => ({ env: serviceEnvironment(s, ctx.logLevel), verbose: ctx.verbose, nodeFlags: ctx.serviceNodeFlags })
   ctx.progress(`${label}: preparing ${stores.service.database} (service) and ${stores.floor.database} (floor), ${passes.reduce((n, p) => n + p.works.length, 0)} works each`)
   const service = track(ctx, startService(env(stores.service)))
   const floor = track(ctx, startFloor(env(stores.floor)))
@@ -297,7 +299,7 @@ export async function measureSingle(ctx: Context): Promise<SingleResult> {
   const passes = [generatePass(workload, 0, 2 * BATCH_SIZE), generatePass(workload, 1, batches * BATCH_SIZE)]
   const stores = freshStores()
   ctx.progress(`single request: ${batches} fresh batches of 100 works x 6 on ${stores.database}`)
-  const service = track(ctx, startService({ env: serviceEnvironment(stores, ctx.logLevel), verbose: ctx.verbose }))
+  const service = track(ctx, startService({ env: serviceEnvironment(stores, ctx.logLevel), verbose: ctx.verbose, nodeFlags: ctx.serviceNodeFlags }))
   try {
     const [ready] = await Promise.all([service.ready, prepare(ctx, stores, passes)])
     const side: Side = {

@@ -241,7 +241,8 @@ export function renderMarkdown(results: BenchResults): string {
   out.push(
     `**Machine:** ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB RAM · Node ${m.node} · MariaDB ${m.mariadb} · ` +
       `Elasticsearch ${m.elasticsearch}${m.elasticsearchHeapMiB ? ` (heap ${m.elasticsearchHeapMiB} MiB)` : ''} · all on this machine · ` +
-      `load average ${m.loadAverage.start} at start, ${m.loadAverage.end ?? '?'} at end`,
+      `load average ${m.loadAverage.start} at start, ${m.loadAverage.end ?? '?'} at end · ` +
+      `service started with node ${(results.options.serviceNodeFlags as string[] | undefined)?.join(' ') || '(no flags)'}, the floor with no flags`,
   )
   if (Math.max(m.loadAverage.start, m.loadAverage.end ?? 0) > m.cores / 2) {
     out.push('', `> ⚠ The machine was busy with other work (load average above ${m.cores / 2}): throughput and latency are pessimistic and noisy.`)

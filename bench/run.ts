@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
-import { buildChildren } from './children.js'
+import { buildChildren, productionNodeFlags } from './children.js'
 import { ServerCounters } from './counters.js'
 import { closeAdmin, describeMachine, openAdmin } from './environment.js'
 import { measureColdStart, measureLambda, measureSingle, runWorkload, type Context } from './measure.js'
@@ -33,6 +33,9 @@ const USAGE = `Usage: npm run bench -- [options]
                       floor during the measured passes into bench/results/heap-<time>/
                       (.heapprofile files: Chrome DevTools, Memory tab)
   --lambda-bundle F   the bundle to cold-start (default dist/lambda/index.mjs)
+  --service-node-flags "FLAGS"
+                      node flags for the service (default: those of package.json's start
+                      script, as production runs it; "" for none). The floor runs without.
   --log-level LEVEL   LOG_LEVEL of the service (default info, as deployed)
   --client http|fetch how the bench sends POST /mint (default http: node:http with keep-alive;
                       fetch costs the bench process more CPU on the machine the service shares)
@@ -49,6 +52,7 @@ function parseOptions(argv: string[]) {
       profile: { type: 'boolean', default: false },
       'heap-profile': { type: 'boolean', default: false },
       'lambda-bundle': { type: 'string' },
+      'service-node-flags': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
       client: { type: 'string', default: 'http' },
       verbose: { type: 'boolean', default: false },
@@ -73,6 +77,7 @@ function parseOptions(argv: string[]) {
     profile: values.profile,
     heapProfile: values['heap-profile'],
     lambdaBundle: values['lambda-bundle'],
+    serviceNodeFlags: values['service-node-flags'] === undefined ? productionNodeFlags() : values['service-node-flags'].split(/\s+/).filter(Boolean),
     logLevel: values['log-level'],
     client: values.client as 'http' | 'fetch',
     verbose: values.verbose,
@@ -109,6 +114,7 @@ async function main(): Promise<number> {
     logLevel: options.logLevel,
     client: options.client,
     verbose: options.verbose,
+    serviceNodeFlags: options.serviceNodeFlags,
     progress,
     children: new Set(),
     ...(profileDir ? { profileDir } : {}),
@@ -155,7 +161,7 @@ async function main(): Promise<number> {
     const partial: Omit<BenchResults, 'targets'> = {
       startedAt: started.toISOString(),
       durationSeconds: Math.round((performance.now() - t0) / 100) / 10,
-      options: { quick: options.quick, iterations: options.iterations, workloads: [...options.selected], logLevel: options.logLevel, profile: options.profile, client: options.client },
+      options: { quick: options.quick, iterations: options.iterations, workloads: [...options.selected], logLevel: options.logLevel, profile: options.profile, client: options.client, serviceNodeFlags: options.serviceNodeFlags },
       machine,
       workloads,
       ...(single ? { single } : {}),

@@ -46,19 +46,19 @@ export function createWorkStore({ source, target, sourceIndex, targetIndex, maxB
     // Elasticsearch refuses a whole request over http.max_content_length (100mb by default) with
     // 413. Bulks are cut at maxBulkBytes, so large works cannot push a request over it and fail
     // every work in it; a single work over the limit is that work's failure, not an outage.
-    // Each work is serialised once, here: its size decides the cut, and the same text is the
-    // request body (a Buffer the client sends as it is, with no second serialisation or copy).
+    // Each work is serialised once, here: the same text decides the cut and is the request body
+    // (a string the client sends as it is, with no second serialisation).
     for (const batch of bulkBodies(documents)) {
       let response
       try {
         response = await unavailableOnFailure(`writing ${targetIndex}`, () =>
-          // The client passes a Buffer body through untouched (its types only name arrays).
+          // The client passes a string body through untouched (its types only name arrays).
           target.bulk<unknown>({ body: batch.body as unknown as unknown[], filter_path: 'errors,items.*._id,items.*.error' }),
         )
       } catch (error) {
         const cause = error instanceof DependencyUnavailableError ? error.cause : error
         if (cause instanceof errors.ResponseError && cause.statusCode === 413 && batch.ids.length === 1) {
-          rejected.set(batch.ids[0] as string, `request_entity_too_large: the work (${batch.body.length} bytes) is over the target's http.max_content_length`)
+          rejected.set(batch.ids[0] as string, `request_entity_too_large: the work (${Buffer.byteLength(batch.body, 'utf8')} bytes) is over the target's http.max_content_length`)
           continue
         }
         throw error
@@ -82,37 +82,38 @@ export function createWorkStore({ source, target, sourceIndex, targetIndex, maxB
 
   /**
    * The NDJSON bodies of the bulk requests: each work's index action and document, cut at
-   * maxBulkBytes. Each document's JSON is copied into the body as soon as it is made, so it is
-   * garbage at once (short-lived, never promoted), and the body is memory outside the JS heap.
+   * maxBulkBytes of UTF-8. A UTF-16 code unit is at most 3 bytes of UTF-8, so sizes are measured
+   * only once a body could come near the limit (never, for a request of ordinary works): the text
+   * is encoded once, by the HTTP client as it writes it, as the client would its own NDJSON.
    */
-  function bulkBodies(documents: Array<{ id: string; document: unknown }>): Array<{ body: Buffer; ids: string[] }> {
-    const batches: Array<{ body: Buffer; ids: string[] }> = []
-    let body = Buffer.allocUnsafe(64 * 1024)
-    let used = 0
+  function bulkBodies(documents: Array<{ id: string; document: unknown }>): Array<{ body: string; ids: string[] }> {
+    const batches: Array<{ body: string; ids: string[] }> = []
+    let parts: string[] = []
     let ids: string[] = []
-    const reserve = (bytes: number) => {
-      if (used + bytes <= body.length) return
-      const larger = Buffer.allocUnsafe(Math.max(body.length * 2, used + bytes))
-      body.copy(larger, 0, 0, used)
-      body = larger
-    }
+    let units = 0
+    /** The UTF-8 size of parts, kept from the moment it could matter. */
+    let bytes: number | undefined
     for (const { id, document } of documents) {
-      const action = `${indexAction}${JSON.stringify(id)}}}\n`
-      const json = JSON.stringify(document)
-      const size = Buffer.byteLength(action, 'utf8') + Buffer.byteLength(json, 'utf8') + 1
-      if (ids.length > 0 && used + size > maxBulkBytes) {
-        batches.push({ body: body.subarray(0, used), ids })
-        body = Buffer.allocUnsafe(Math.max(64 * 1024, size))
-        used = 0
-        ids = []
+      const entry = `${indexAction}${JSON.stringify(id)}}}\n${JSON.stringify(document)}\n`
+      if (bytes === undefined && (units + entry.length) * 3 > maxBulkBytes) {
+        bytes = parts.reduce((sum, part) => sum + Buffer.byteLength(part, 'utf8'), 0)
       }
-      reserve(size)
-      used += body.write(action, used, 'utf8')
-      used += body.write(json, used, 'utf8')
-      body[used++] = 0x0a
+      if (bytes !== undefined) {
+        const size = Buffer.byteLength(entry, 'utf8')
+        if (ids.length > 0 && bytes + size > maxBulkBytes) {
+          batches.push({ body: parts.join(''), ids })
+          parts = []
+          ids = []
+          units = 0
+          bytes = 0
+        }
+        bytes += size
+      }
+      parts.push(entry)
       ids.push(id)
+      units += entry.length
     }
-    if (ids.length > 0) batches.push({ body: body.subarray(0, used), ids })
+    if (ids.length > 0) batches.push({ body: parts.join(''), ids })
     return batches
   }
 

@@ -1,0 +1,64 @@
+import t from 'tap'
+import { createWorkStore } from '../../src/services/work-store.js'
+import { esClient, isolatedConfig, prepareStores } from '../helpers.js'
+
+// Bulk requests are cut at maxBulkBytes of UTF-8, whatever the characters: each request the
+// client sends is counted and measured as Elasticsearch receives it.
+t.test('bulk bodies are cut at maxBulkBytes of UTF-8, every work indexed once', async (t) => {
+  const config = isolatedConfig('work-store-bulk')
+  const es = await prepareStores(t, config)
+  const target = esClient()
+  t.teardown(() => target.close())
+  const sent: number[] = []
+  target.diagnostic.on('request', (_error, event) => {
+    const body = event?.meta.request.params.body
+    if (event?.meta.request.params.path === '/_bulk' && body !== undefined) sent.push(Buffer.byteLength(body as string, 'utf8'))
+  })
+  // About three of the works below (2 203 bytes each) per request.
+  const maxBulkBytes = 7000
+  const store = createWorkStore({ source: es, target, sourceIndex: config.es_source_index, targetIndex: config.es_identified_index, maxBulkBytes })
+
+  // 1 200 characters of 3 and 4 UTF-8 bytes: the code-unit count alone would misjudge the size.
+  const title = (i: number) => `${'€'.repeat(300)}${'😀'.repeat(150)}${'ü'.repeat(300)}${i}`
+  const documents = Array.from({ length: 12 }, (_, i) => ({ id: `w${i}`, document: { canonicalId: `w${i}`, title: title(i) } }))
+  const rejected = await store.index(documents)
+
+  t.same([...rejected], [], 'nothing rejected')
+  t.ok(sent.length > 1, `${sent.length} bulk requests`)
+  t.ok(sent.every((bytes) => bytes <= maxBulkBytes), `each at most ${maxBulkBytes} bytes: ${sent.join(', ')}`)
+  const entryBytes = Buffer.byteLength(`{"index":{"_index":${JSON.stringify(config.es_identified_index)},"_id":"w0"}}\n${JSON.stringify(documents[0]!.document)}\n`)
+  t.equal(sent.length, Math.ceil(12 / Math.floor(maxBulkBytes / entryBytes)), 'as few requests as the limit allows')
+
+  sent.length = 0
+  const unlimited = createWorkStore({ source: es, target, sourceIndex: config.es_source_index, targetIndex: config.es_identified_index })
+  t.same([...(await unlimited.index(documents))], [])
+  t.equal(sent.length, 1, 'under the default limit (16 MiB) the same works go in one request')
+
+  await es.indices.refresh({ index: config.es_identified_index })
+  const stored = await es.mget<{ title: string }>({ index: config.es_identified_index, ids: documents.map((d) => d.id) })
+  t.same(
+    stored.docs.map((d) => ('found' in d && d.found ? d._source?.title : undefined)),
+    documents.map((d) => d.document.title),
+    'every work is stored, its text intact',
+  )
+})
+
+t.test('a single work over the limit is sent alone, and the others are not held back', async (t) => {
+  const config = isolatedConfig('work-store-large')
+  const es = await prepareStores(t, config)
+  const target = esClient()
+  t.teardown(() => target.close())
+  const bodies: number[] = []
+  target.diagnostic.on('request', (_error, event) => {
+    if (event?.meta.request.params.path === '/_bulk') bodies.push(Buffer.byteLength(event.meta.request.params.body as string, 'utf8'))
+  })
+  const store = createWorkStore({ source: es, target, sourceIndex: config.es_source_index, targetIndex: config.es_identified_index, maxBulkBytes: 1000 })
+  const rejected = await store.index([
+    { id: 'small-1', document: { title: 'a' } },
+    { id: 'large', document: { title: 'é'.repeat(2000) } },
+    { id: 'small-2', document: { title: 'b' } },
+  ])
+  t.same([...rejected], [])
+  t.equal(bodies.length, 3, 'small, large, small: the large work is never batched with another')
+  t.ok(bodies[1]! > 4000, 'the large work goes whole')
+})
