@@ -1,22 +1,30 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createWorkStore } from '../../src/services/work-store.js'
 import { esClient, isolatedConfig, prepareStores } from '../helpers.js'
 
-// Bulk requests are cut at maxBulkBytes of UTF-8, whatever the characters: each request the
-// client sends is counted and measured as Elasticsearch receives it.
-t.test('bulk bodies are cut at maxBulkBytes of UTF-8, every work indexed once', async (t) => {
-  const config = isolatedConfig('work-store-bulk')
+/** Stores of the test's own, and a target client that records the UTF-8 size of every bulk body it sends. */
+async function recordingStores(t: Test, name: string) {
+  const config = isolatedConfig(name)
   const es = await prepareStores(t, config)
   const target = esClient()
   t.teardown(() => target.close())
   const sent: number[] = []
   target.diagnostic.on('request', (_error, event) => {
-    const body = event?.meta.request.params.body
-    if (event?.meta.request.params.path === '/_bulk' && body !== undefined) sent.push(Buffer.byteLength(body as string, 'utf8'))
+    const params = event?.meta.request.params
+    if (params?.path === '/_bulk' && params.body !== undefined) sent.push(Buffer.byteLength(params.body as string, 'utf8'))
   })
+  const store = (maxBulkBytes?: number) =>
+    createWorkStore({ source: es, target, sourceIndex: config.es_source_index, targetIndex: config.es_identified_index, ...(maxBulkBytes ? { maxBulkBytes } : {}) })
+  return { config, es, sent, store }
+}
+
+// Bulk requests are cut at maxBulkBytes of UTF-8, whatever the characters: each request the
+// client sends is counted and measured as Elasticsearch receives it.
+t.test('bulk bodies are cut at maxBulkBytes of UTF-8, every work indexed once', async (t) => {
+  const { config, es, sent, store: storeWith } = await recordingStores(t, 'work-store-bulk')
   // About three of the works below (2 203 bytes each) per request.
   const maxBulkBytes = 7000
-  const store = createWorkStore({ source: es, target, sourceIndex: config.es_source_index, targetIndex: config.es_identified_index, maxBulkBytes })
+  const store = storeWith(maxBulkBytes)
 
   // 1 200 characters of 3 and 4 UTF-8 bytes: the code-unit count alone would misjudge the size.
   const title = (i: number) => `${'€'.repeat(300)}${'😀'.repeat(150)}${'ü'.repeat(300)}${i}`
@@ -30,8 +38,7 @@ t.test('bulk bodies are cut at maxBulkBytes of UTF-8, every work indexed once', 
   t.equal(sent.length, Math.ceil(12 / Math.floor(maxBulkBytes / entryBytes)), 'as few requests as the limit allows')
 
   sent.length = 0
-  const unlimited = createWorkStore({ source: es, target, sourceIndex: config.es_source_index, targetIndex: config.es_identified_index })
-  t.same([...(await unlimited.index(documents))], [])
+  t.same([...(await storeWith().index(documents))], [])
   t.equal(sent.length, 1, 'under the default limit (16 MiB) the same works go in one request')
 
   await es.indices.refresh({ index: config.es_identified_index })
@@ -44,15 +51,8 @@ t.test('bulk bodies are cut at maxBulkBytes of UTF-8, every work indexed once', 
 })
 
 t.test('a single work over the limit is sent alone, and the others are not held back', async (t) => {
-  const config = isolatedConfig('work-store-large')
-  const es = await prepareStores(t, config)
-  const target = esClient()
-  t.teardown(() => target.close())
-  const bodies: number[] = []
-  target.diagnostic.on('request', (_error, event) => {
-    if (event?.meta.request.params.path === '/_bulk') bodies.push(Buffer.byteLength(event.meta.request.params.body as string, 'utf8'))
-  })
-  const store = createWorkStore({ source: es, target, sourceIndex: config.es_source_index, targetIndex: config.es_identified_index, maxBulkBytes: 1000 })
+  const { sent: bodies, store: storeWith } = await recordingStores(t, 'work-store-large')
+  const store = storeWith(1000)
   const rejected = await store.index([
     { id: 'small-1', document: { title: 'a' } },
     { id: 'large', document: { title: 'é'.repeat(2000) } },
