@@ -1,6 +1,6 @@
 import { fork } from 'node:child_process'
 import http from 'node:http'
-import { existsSync, mkdirSync, readdirSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { buildDir, startFloor, startLambda, startService } from './children.js'
@@ -369,15 +369,6 @@ export async function measureLambda(ctx: Context): Promise<LambdaResult> {
 const root = fileURLToPath(new URL('..', import.meta.url))
 
 /** The esbuild bundle of src/lambda.ts, if `npm run build:lambda` has made one. */
-export function findLambdaBundle(explicit?: string): string | undefined {
-  if (explicit) return resolve(explicit)
-  const dir = join(root, 'dist', 'lambda')
-  if (!existsSync(dir)) return undefined
-  const files = readdirSync(dir).filter((f) => /\.(m?js)$/.test(f))
-  const file = ['index.mjs', 'index.js', 'lambda.mjs', 'lambda.js'].find((f) => files.includes(f)) ?? files[0]
-  return file ? join(dir, file) : undefined
-}
-
 interface ColdVariant {
   name: ColdVariantName
   bundle: string
@@ -423,14 +414,17 @@ async function coldStartOnce(ctx: Context, variant: ColdVariant, sourceIdentifie
  * runs are interleaved, so drifting load on the machine touches every variant alike.
  */
 export async function measureColdStart(ctx: Context): Promise<ColdStartResult> {
-  const bundle = findLambdaBundle(ctx.lambdaBundle)
-  if (!bundle || !existsSync(bundle)) return { measured: false, reason: 'not measured: run npm run build:lambda first' }
+  if (ctx.lambdaBundle && !existsSync(ctx.lambdaBundle)) return { measured: false, reason: `not measured: ${ctx.lambdaBundle} does not exist` }
   const samples = ctx.quick ? 3 : 7
   const workload = WORKLOADS['all-new']
   const stores = freshStores()
-  ctx.progress(`cold start: ${samples} fresh processes per variant, importing ${bundle} and the reference bundles`)
+  ctx.progress(`cold start: building the Lambda artifact of this checkout and the reference bundles`)
   try {
     const built = await buildColdReferences()
+    // The artifact `npm run build:lambda` would make of this checkout (a dist/ left from an earlier
+    // build could be stale), unless --lambda-bundle names one.
+    const bundle = ctx.lambdaBundle ? resolve(ctx.lambdaBundle) : built.service
+    ctx.progress(`cold start: ${samples} fresh processes per variant, importing ${bundle} and the reference bundles`)
     // Started as the Lambda runtime starts node for a function of this size: the code caches are written for it.
     const { lambdaNodeFlags } = await import('../scripts/build-lambda.js')
     const nodeFlags = lambdaNodeFlags(LAMBDA_MEMORY_MB)
@@ -484,24 +478,32 @@ export async function measureColdStart(ctx: Context): Promise<ColdStartResult> {
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error)
     ctx.progress(`cold start: FAILED: ${message}`)
-    return { measured: true, bundle, error: message }
+    return { measured: true, bundle: ctx.lambdaBundle ?? 'the Lambda artifact of this checkout', error: message }
   } finally {
     await dropStores(ctx.admin, stores).catch(() => {})
   }
 }
 
 /**
- * The reference bundles, built as the Lambda is (scripts/build-lambda.ts, code cache included) into
- * bench/results/.build/, and the service's own bundle built again without its code cache.
+ * The service's Lambda artifact and the reference bundles, built as `npm run build:lambda` builds
+ * (scripts/build-lambda.ts, code cache included) into bench/results/.build/, and the service's
+ * bundle once more without its code cache.
  */
-async function buildColdReferences(): Promise<{ floor: string; libraries: string; empty: string; serviceWithoutCache: string }> {
+async function buildColdReferences(): Promise<{ service: string; floor: string; libraries: string; empty: string; serviceWithoutCache: string }> {
   const { buildLambda } = await import('../scripts/build-lambda.js')
   const here = (path: string) => fileURLToPath(new URL(path, import.meta.url))
   const options = { zipFile: false as const, memorySizeMb: LAMBDA_MEMORY_MB }
-  const [floor, libraries, service] = await Promise.all([
+  const [service, floor, libraries, serviceWithoutCache] = await Promise.all([
+    buildLambda({ ...options, outDir: join(buildDir, 'cold-service') }),
     buildLambda({ ...options, entryPoint: here('./cold-floor.ts'), outDir: join(buildDir, 'cold-floor') }),
     buildLambda({ ...options, entryPoint: here('./cold-deps.ts'), outDir: join(buildDir, 'cold-libraries') }),
     buildLambda({ ...options, outDir: join(buildDir, 'cold-service-no-cache'), codeCache: false }),
   ])
-  return { floor: floor.entryFile, libraries: libraries.entryFile, empty: here('./cold-empty.mjs'), serviceWithoutCache: service.entryFile }
+  return {
+    service: service.entryFile,
+    floor: floor.entryFile,
+    libraries: libraries.entryFile,
+    empty: here('./cold-empty.mjs'),
+    serviceWithoutCache: serviceWithoutCache.entryFile,
+  }
 }

@@ -32,7 +32,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --heap-profile      sample the allocations (collected ones included) of the service and the
                       floor during the measured passes into bench/results/heap-<time>/
                       (.heapprofile files: Chrome DevTools, Memory tab)
-  --lambda-bundle F   the bundle to cold-start (default dist/lambda/index.mjs)
+  --lambda-bundle F   the Lambda entry to cold-start (default: this checkout, built by the bench
+                      as npm run build:lambda builds it)
   --service-node-flags "FLAGS"
                       node flags for the service (default: those of package.json's start
                       script, as production runs it; "" for none). The floor runs without.
