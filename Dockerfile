@@ -33,8 +33,9 @@ COPY scripts ./scripts
 COPY fixtures ./fixtures
 COPY index-config ./index-config
 # The bundle goes to lambda/ so that dist/ holds only the server; --no-zip: the images copy the
-# directory itself, the zip is for uploads (npm run build:lambda).
-RUN npm run build && npm run build:lambda -- --no-zip --out-dir lambda
+# directory itself, the zip is for uploads (npm run build:lambda); --no-code-cache: the Lambda
+# stage writes the cache with its own node.
+RUN npm run build && npm run build:lambda -- --no-zip --no-code-cache --out-dir lambda
 
 # ---- production dependencies of dist/server.js ----
 FROM node:${NODE_VERSION}-slim AS prod_deps

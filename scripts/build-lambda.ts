@@ -68,8 +68,10 @@ export interface BuildLambdaResult {
 
 // Runs before any bundled module, inside the CommonJS wrapper (require, __filename and __dirname
 // are the bundle's). Node builtins stay require() calls, everything else is inside, so the names
-// below cannot clash with anything but each other.
+// below cannot clash with anything but each other. 'use strict' comes first: esbuild's own would
+// follow the banner and so be no directive, and the sources (ES modules) are written as strict code.
 const banner = [
+  "'use strict';",
   "const __idm_url = require('node:url').pathToFileURL(__filename).href;",
   'const __idm_bundleDir = __dirname;',
   // The lazy modules (LAZY_MODULES) are loaded from lazy/ next to the bundle on first use.
@@ -84,6 +86,9 @@ const banner = [
   "  return require('node:url').pathToFileURL(require.resolve(specifier)).href;",
   '};',
 ].join('\n')
+
+/** The Lambda runtime the artifact is for (nodejs20.x). */
+const LAMBDA_NODE_MAJOR = '20'
 
 /** The V8 flags the Lambda Node.js runtime starts node with, for a function of memorySizeMb. */
 export function lambdaNodeFlags(memorySizeMb: number): string[] {
@@ -313,6 +318,9 @@ export async function buildLambda(options: BuildLambdaOptions = {}): Promise<Bui
   let codeCacheBytes: number | undefined
   if (options.codeCache ?? true) {
     const memorySizeMb = options.memorySizeMb ?? 1024
+    if (process.versions.node.split('.')[0] !== LAMBDA_NODE_MAJOR) {
+      log(`warning: the code cache is written by Node ${process.versions.node}; the nodejs${LAMBDA_NODE_MAJOR}.x runtime will not use it (build with Node ${LAMBDA_NODE_MAJOR})`)
+    }
     writeCodeCache(entryFile, memorySizeMb)
     codeCacheBytes = statSync(`${bundleFile}.cache`).size
     log(`cache:  ${relative(process.cwd(), bundleFile)}.cache ${formatBytes(codeCacheBytes)} (V8 code cache, for a ${memorySizeMb} MB function on Node ${process.versions.node})`)

@@ -6,9 +6,12 @@
 // start runs, which is most of a cold start's time (see bench/README.md). V8 takes a cache only
 // from the same V8 version run with the same V8 flags; the Lambda runtime passes flags that depend
 // on the function's memory size, so the build writes the cache under the flags of one memory size
-// (`npm run build:lambda -- --memory-size N`). Any other cache is rejected, and the function then
-// compiles as usual (slower to start, nothing else) and logs a warning at start-up.
-import { readFileSync, writeFileSync } from 'node:fs'
+// (`npm run build:lambda -- --memory-size N`). V8 checks the source only by its length, so the
+// cache file starts with the SHA-256 of the source it was made from, and a cache for other source
+// is not offered to V8 at all. A cache refused either way is logged as a warning at start-up, and
+// the function compiles as usual: slower to start, nothing else.
+import { createHash } from 'node:crypto'
+import { readFileSync, realpathSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -22,7 +25,9 @@ interface AppModule {
 const dir = dirname(fileURLToPath(import.meta.url))
 const appFile = join(dir, 'app.cjs')
 const cacheFile = `${appFile}.cache`
-const writing = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url) && process.argv[2] === '--write-code-cache'
+/** `node index.mjs --write-code-cache` (paths compared as real paths: Node resolves symlinks in import.meta.url). */
+const writing =
+  process.argv[2] === '--write-code-cache' && process.argv[1] !== undefined && realpathSync(resolve(process.argv[1])) === realpathSync(fileURLToPath(import.meta.url))
 
 if (writing) {
   // The events below must fail fast without touching anything real: every service is unreachable.
@@ -47,6 +52,7 @@ if (writing) {
 /** Whether V8 used the code cache: 'absent' when there is none or source maps are on. */
 export let codeCache: 'accepted' | 'rejected' | 'absent' = 'absent'
 let script: Script | undefined
+let sourceDigest: Buffer | undefined
 const module = { exports: {} as AppModule }
 const requireFromApp = createRequire(appFile)
 
@@ -54,24 +60,29 @@ if (process.sourceMapsEnabled && !writing) {
   // --enable-source-maps maps stack traces only for files Node's own loaders read.
   module.exports = requireFromApp(appFile) as AppModule
 } else {
+  // The same wrapper Node's CommonJS loader puts around a module.
+  const source = `(function (exports, require, module, __filename, __dirname) {${readFileSync(appFile, 'utf8')}\n})`
+  const digest = createHash('sha256').update(source).digest()
   let cachedData: Buffer | undefined
   if (!writing) {
     try {
-      cachedData = readFileSync(cacheFile)
+      const file = readFileSync(cacheFile)
+      // A cache made from other source (a bundle changed or patched since) is stale: not offered.
+      if (file.subarray(0, digest.length).equals(digest)) cachedData = file.subarray(digest.length)
+      else codeCache = 'rejected'
     } catch {
       // No cache shipped: compile as usual.
     }
   }
-  // The same wrapper Node's CommonJS loader puts around a module.
-  const source = `(function (exports, require, module, __filename, __dirname) {${readFileSync(appFile, 'utf8')}\n})`
   script = new Script(source, { filename: appFile, cachedData })
   if (cachedData) codeCache = script.cachedDataRejected ? 'rejected' : 'accepted'
   script.runInThisContext()(module.exports, requireFromApp, module, appFile, dir)
+  sourceDigest = digest
 }
 
 const app = await module.exports.ready
 if (codeCache === 'rejected') {
-  app?.log.warn(`V8 rejected ${cacheFile} (another Node.js version, or other V8 flags: see src/lambda-entry.ts); this cold start compiled the bundle instead`)
+  app?.log.warn(`${cacheFile} was not used (made from another app.cjs, by another Node.js version, or under other V8 flags: see src/lambda-entry.ts); this cold start compiled the bundle instead`)
 }
 
 export const handler = module.exports.handler
@@ -84,7 +95,7 @@ if (writing) {
     { version: '2.0', rawPath: '/health', rawQueryString: '', headers: {}, requestContext: { http: { method: 'GET' } }, isBase64Encoded: false },
   ]
   for (const event of events) await handler(event, context).catch(() => {})
-  const data = (script as Script).createCachedData()
+  const data = Buffer.concat([sourceDigest as Buffer, (script as Script).createCachedData()])
   writeFileSync(cacheFile, data)
   process.stdout.write(`${cacheFile}: ${data.length} bytes\n`)
   process.exit(0)

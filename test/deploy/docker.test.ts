@@ -125,7 +125,8 @@ t.test('the build stage’s files are enough to bundle the Lambda and to run the
   }
   symlinkSync(join(root, 'node_modules'), join(app, 'node_modules'), 'dir')
   const { NODE_OPTIONS: _ignored, ...env } = process.env
-  const bundle = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/build-lambda.ts', '--no-zip', '--out-dir', outDir], {
+  const buildFlags = ['--no-zip', ...(buildRun?.includes('--no-code-cache') ? ['--no-code-cache'] : []), '--out-dir', outDir]
+  const bundle = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/build-lambda.ts', ...buildFlags], {
     cwd: app,
     env,
     encoding: 'utf8',

@@ -3,7 +3,7 @@
 // environment a deployment sets, and invoked with the events Step Functions and API Gateway send.
 import t from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -283,6 +283,34 @@ t.test('under V8 flags the cache was not written for (another memory size), the 
   const sourceMaps = await invokeBundle(join(unpacked, 'index.mjs'), env, events, {}, [...LAMBDA_FLAGS, '--enable-source-maps'])
   t.equal(sourceMaps.codeCache, 'absent', "with source maps on, the bundle is loaded by Node's own loader")
   t.same(sourceMaps.results[0]!.value.successes, ['sierra-bundle-4'])
+})
+
+t.test('a cache made from other source is not used: a bundle patched in place runs its own code', async (t) => {
+  // V8 compares a cache with the source by length only: a same-length edit would run the old code.
+  const patched = join(work, 'patched')
+  cpSync(unpacked, patched, { recursive: true })
+  const app = join(patched, 'app.cjs')
+  const source = readFileSync(app, 'utf8')
+  t.ok(source.includes('Invalid input: '))
+  writeFileSync(app, source.replace('Invalid input: ', 'INVALID input: '))
+  t.equal(statSync(app).size, built.bundleBytes, 'same length')
+  const config = isolatedConfig('lambda-bundle-patched')
+  await prepareStores(t, config)
+  const env = { ...toEnv(config), AWS_LAMBDA_FUNCTION_NAME: 'id-minter-stepfunction' }
+  const stale = await invokeBundle(join(patched, 'index.mjs'), env, [{ sourceIdentifiers: [] }])
+  t.equal(stale.codeCache, 'rejected')
+  t.match(stale.results[0]!.value.failures[0].error, /^INVALID input: /, 'the patched code is what runs')
+
+  // Rewritten through a path with a symlink in it (as a build into a linked folder would): the
+  // entry still knows it was asked to write, and the new cache is taken.
+  const linked = join(work, 'linked')
+  symlinkSync(patched, linked, 'dir')
+  const [command, args] = cleanNode({ PATH: process.env.PATH ?? '' }, [...LAMBDA_FLAGS, join(linked, 'index.mjs'), '--write-code-cache'])
+  const rewrite = spawnSync(command, args, { encoding: 'utf8', timeout: 60_000 })
+  t.equal(rewrite.status, 0, `${rewrite.stdout}${rewrite.stderr}`)
+  const fresh = await invokeBundle(join(patched, 'index.mjs'), env, [{ sourceIdentifiers: [] }])
+  t.equal(fresh.codeCache, 'accepted')
+  t.match(fresh.results[0]!.value.failures[0].error, /^INVALID input: /)
 })
 
 t.test('MIGRATIONS_FOLDER set by the deployment wins over the bundled folder', async (t) => {
