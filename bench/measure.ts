@@ -1,7 +1,7 @@
 import { fork } from 'node:child_process'
 import http from 'node:http'
-import { existsSync, mkdirSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs'
+import { basename, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { buildDir, startFloor, startLambda, startService } from './children.js'
 import { addDeltas, type CounterDelta, type ServerCounters } from './counters.js'
@@ -486,24 +486,27 @@ export async function measureColdStart(ctx: Context): Promise<ColdStartResult> {
 
 /**
  * The service's Lambda artifact and the reference bundles, built as `npm run build:lambda` builds
- * (scripts/build-lambda.ts, code cache included) into bench/results/.build/, and the service's
- * bundle once more without its code cache.
+ * (scripts/build-lambda.ts, code cache included) into bench/results/.build/, and a copy of the
+ * service's build without its code cache.
  */
 async function buildColdReferences(): Promise<{ service: string; floor: string; libraries: string; empty: string; serviceWithoutCache: string }> {
   const { buildLambda } = await import('../scripts/build-lambda.js')
   const here = (path: string) => fileURLToPath(new URL(path, import.meta.url))
   const options = { zipFile: false as const, memorySizeMb: LAMBDA_MEMORY_MB }
-  const [service, floor, libraries, serviceWithoutCache] = await Promise.all([
+  const [service, floor, libraries] = await Promise.all([
     buildLambda({ ...options, outDir: join(buildDir, 'cold-service') }),
     buildLambda({ ...options, entryPoint: here('./cold-floor.ts'), outDir: join(buildDir, 'cold-floor') }),
     buildLambda({ ...options, entryPoint: here('./cold-deps.ts'), outDir: join(buildDir, 'cold-libraries') }),
-    buildLambda({ ...options, outDir: join(buildDir, 'cold-service-no-cache'), codeCache: false }),
   ])
+  // The same build, minus its cache: the entry then compiles the bundle as it would without one.
+  const withoutCache = join(buildDir, 'cold-service-no-cache')
+  rmSync(withoutCache, { recursive: true, force: true })
+  cpSync(service.outDir, withoutCache, { recursive: true, filter: (path) => path !== `${service.bundleFile}.cache` })
   return {
     service: service.entryFile,
     floor: floor.entryFile,
     libraries: libraries.entryFile,
     empty: here('./cold-empty.mjs'),
-    serviceWithoutCache: serviceWithoutCache.entryFile,
+    serviceWithoutCache: join(withoutCache, basename(service.entryFile)),
   }
 }

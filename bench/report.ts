@@ -99,8 +99,8 @@ export interface ColdSample {
 
 /**
  * service: the Lambda bundle as the bench configures it (APPLY_MIGRATIONS=true); service-no-migrations:
- * the same with APPLY_MIGRATIONS=false; service-no-code-cache: the bundle built without its V8 code
- * cache; floor: bench/cold-floor.ts; libraries-only: bench/cold-deps.ts; empty: bench/cold-empty.mjs.
+ * the same with APPLY_MIGRATIONS=false; service-no-code-cache: the same build with its V8 code
+ * cache removed; floor: bench/cold-floor.ts; libraries-only: bench/cold-deps.ts; empty: bench/cold-empty.mjs.
  */
 export type ColdVariantName = 'service' | 'service-no-migrations' | 'service-no-code-cache' | 'floor' | 'libraries-only' | 'empty'
 
@@ -332,7 +332,7 @@ export function renderMarkdown(results: BenchResults): string {
         const v = variant(name)
         if (v) rows.push([label, ms(v[figure]), '', ms(Math.min(...v.samples.map((x) => x[figure]))), String(v.samples.length)])
       }
-      add('service-no-code-cache', '… the same bundle built without its V8 code cache: first response', 'firstResponseMs')
+      add('service-no-code-cache', '… the same build without its V8 code cache: first response', 'firstResponseMs')
       add('service-no-code-cache', '… of which import', 'importMs')
       add('service-no-migrations', '… the same with APPLY_MIGRATIONS=false (schema applied at deploy time): first response', 'firstResponseMs')
       add('floor', 'Floor cold start (bare mysql2 + ES client bundle, same build, same events): first response', 'firstResponseMs')
@@ -364,7 +364,7 @@ export function renderMarkdown(results: BenchResults): string {
       ' bench CPU ms is the bench process\'s own, driving that side (the HTTP client for the service, IPC for the floor): it runs on the same two cores.' +
       ' Peak RSS is the process\'s maxRSS (getrusage) over its whole life: start-up, warm-up and all iterations of that workload and mode.' +
       (results.coldStart && 'variants' in results.coldStart && results.coldStart.variants
-        ? ` Cold starts are fresh plain-node processes started with the Lambda runtime's V8 flags (${results.coldStart.nodeFlags?.join(' ') ?? 'none'}), interleaved across variants: the Lambda bundle (APPLY_MIGRATIONS=true, then false, then built without its code cache), and built the same way (scripts/build-lambda.ts, code cache included) the floor as a handler, a bundle of only @elastic/elasticsearch + mysql2 + fastify, and an empty handler.`
+        ? ` Cold starts are fresh plain-node processes started with the Lambda runtime's V8 flags (${results.coldStart.nodeFlags?.join(' ') ?? 'none'}), interleaved across variants: the Lambda bundle (APPLY_MIGRATIONS=true, then false, then the same build without its code cache), and built the same way (scripts/build-lambda.ts, code cache included) the floor as a handler, a bundle of only @elastic/elasticsearch + mysql2 + fastify, and an empty handler.`
         : ''),
   )
   return `${out.join('\n')}\n`

@@ -339,7 +339,7 @@ export async function buildLambda(options: BuildLambdaOptions = {}): Promise<Bui
     writeZip(outDir, zipFile)
   }
   const zipBytes = statSync(zipFile).size
-  log(`zip:    ${relative(process.cwd(), zipFile)} ${formatBytes(zipBytes)} (with ${zippedWith === 'zip' ? 'the zip command' : 'the built-in writer'}); runtime nodejs20.x, handler index.handler`)
+  log(`zip:    ${relative(process.cwd(), zipFile)} ${formatBytes(zipBytes)} (with ${zippedWith === 'zip' ? 'the zip command' : 'the built-in writer'}); runtime nodejs${LAMBDA_NODE_MAJOR}.x, handler index.handler`)
   return { ...built, zipFile, zipBytes, zippedWith }
 }
 
