@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Makes the backing services reachable for dev, tests and the benchmark:
-# a MySQL-compatible server on 127.0.0.1:3306 and Elasticsearch on 127.0.0.1:9200.
-# Idempotent: whatever is already up is left alone. `stop` stops only what this script started.
+# Makes the backing services reachable for dev, tests and the benchmark: a MySQL-compatible
+# server on 127.0.0.1:3306, Elasticsearch on 127.0.0.1:9200 and an SQS-compatible server
+# (ElasticMQ) on 127.0.0.1:9324, started in that order.
+# Idempotent: whatever is already up is left alone. `stop` stops only what this script started
+# (its own processes, by pid file, and the docker compose services it brought up itself).
+#
+#   services.sh start [database|elasticsearch|elasticmq ...]   default: all three
+#   services.sh stop  [database|elasticsearch|elasticmq ...]   default: all three
 set -euo pipefail
 
 ES_VERSION="${ES_VERSION:-8.19.21}"
@@ -14,6 +19,15 @@ ES_DATA="$CACHE/es-data"
 ES_RUN="$CACHE/es-run"
 ES_PID="$ES_RUN/elasticsearch.pid"
 ES_USER="idminter-es"
+EMQ_VERSION="${ELASTICMQ_VERSION:-1.6.11}"
+EMQ_PORT=9324
+EMQ_HOME="$CACHE/elasticmq-$EMQ_VERSION"   # the server's jars and its dependencies', nothing else
+EMQ_JAR="$EMQ_HOME/org.elasticmq.elasticmq-server_2.13-$EMQ_VERSION.jar"
+EMQ_CONF="$ROOT/scripts/elasticmq.conf"
+EMQ_RUN="$CACHE/elasticmq-run"
+EMQ_PID="$EMQ_RUN/elasticmq.pid"
+EMQ_LOG="$CACHE/elasticmq-logs/elasticmq.log"
+COMPOSE_STARTED="$CACHE/compose-started"   # the docker compose services this script brought up, one a line
 
 log() { printf '[services] %s\n' "$*" >&2; }
 die() { printf '[services] error: %s\n' "$*" >&2; exit 1; }
@@ -21,6 +35,32 @@ die() { printf '[services] error: %s\n' "$*" >&2; exit 1; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 es_up() { curl -fsS -m 2 "http://127.0.0.1:$ES_PORT/_cluster/health" >/dev/null 2>&1; }
 docker_engine() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }
+# A real SQS call in the JSON protocol (the one AWS SDK v3 speaks): any SQS server answers it with a JSON object.
+# (Read whole, not piped into grep -q: with pipefail a long queue list would fail the check on SIGPIPE.)
+sqs_up() {
+  local out
+  out="$(curl -fsS -m 2 -X POST "http://127.0.0.1:$EMQ_PORT/" \
+    -H 'Content-Type: application/x-amz-json-1.0' -H 'X-Amz-Target: AmazonSQS.ListQueues' -d '{}' 2>/dev/null)" || return 1
+  [[ $out == "{"* ]]
+}
+
+compose() { docker compose -f "$ROOT/docker-compose.yml" "$@"; }
+compose_up() { # service: brings it up and records that this script did, so that `stop` stops it and nothing else
+  compose up -d "$1"
+  mkdir -p "$CACHE"
+  grep -qsx "$1" "$COMPOSE_STARTED" || echo "$1" >>"$COMPOSE_STARTED"
+}
+compose_stop() { # service: stops it only if compose_up recorded it; returns 1 if it was not this script's
+  grep -qsx "$1" "$COMPOSE_STARTED" || return 1
+  if docker_engine; then
+    log "$2: stopping the docker compose service $1"
+    compose stop "$1" >/dev/null 2>&1 || true
+    local rest; rest="$(grep -vx "$1" "$COMPOSE_STARTED" || true)"
+    if [ -n "$rest" ]; then printf '%s\n' "$rest" >"$COMPOSE_STARTED"; else rm -f "$COMPOSE_STARTED"; fi
+  else
+    log "$2: the docker compose service $1 was started by this script, but no Docker engine answers now; left as it is"
+  fi
+}
 
 wait_for() { # description, seconds, command...
   local what=$1 secs=$2; shift 2
@@ -38,7 +78,7 @@ start_database() {
     start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
   elif docker_engine; then
     log "database: starting MySQL 8 with docker compose"
-    docker compose -f "$ROOT/docker-compose.yml" up -d mysql
+    compose_up mysql
   else
     die "nothing listens on 127.0.0.1:$DB_PORT and neither a local MariaDB (run as root) nor a Docker engine is available to start one"
   fi
@@ -97,7 +137,7 @@ start_elasticsearch() {
       || { tail -n 30 "$CACHE/es-start.log" >&2; die "elasticsearch failed to start (log: $CACHE/es-logs)"; }
   elif docker_engine; then
     log "elasticsearch: starting with docker compose"
-    docker compose -f "$ROOT/docker-compose.yml" up -d elasticsearch
+    compose_up elasticsearch
   else
     die "nothing answers on 127.0.0.1:$ES_PORT and neither Java 17+ (with Maven) nor a Docker engine is available to start Elasticsearch"
   fi
@@ -105,22 +145,156 @@ start_elasticsearch() {
   log "elasticsearch: up on http://127.0.0.1:$ES_PORT"
 }
 
+stop_database() {
+  # A local MariaDB is shared with whatever else uses it and is left running; only a compose mysql
+  # that this script brought up is stopped.
+  compose_stop mysql database || log "database: not started by this script with docker compose; left running"
+}
+
 stop_elasticsearch() {
-  local pid=""
+  local pid="" stopped=""
   [ -s "$ES_PID" ] && pid="$(cat "$ES_PID" 2>/dev/null || true)"
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
     log "elasticsearch: stopping pid $pid"
     kill "$pid"
     for ((i = 0; i < 60; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
     rm -f "$ES_PID"
-  else
-    log "elasticsearch: not started by this script"
+    stopped=1
   fi
-  if docker_engine && [ -f "$ROOT/docker-compose.yml" ]; then docker compose -f "$ROOT/docker-compose.yml" stop mysql elasticsearch >/dev/null 2>&1 || true; fi
+  compose_stop elasticsearch elasticsearch && stopped=1
+  [ -n "$stopped" ] || log "elasticsearch: not started by this script"
 }
 
-case "${1:-start}" in
-  start) start_database; start_elasticsearch ;;
-  stop) stop_elasticsearch ;;
-  *) die "usage: services.sh start|stop" ;;
+fetch_elasticmq() {
+  [ -f "$EMQ_JAR" ] && return
+  command -v mvn >/dev/null 2>&1 || die "Maven (mvn) is needed to fetch ElasticMQ $EMQ_VERSION from Maven Central"
+  local coords="org.elasticmq:elasticmq-server_2.13:$EMQ_VERSION"
+  local work="$CACHE/elasticmq-fetch.$$"
+  rm -rf "$work"; mkdir -p "$work"
+  # A throwaway POM depends on the server and the dependency plugin copies its runtime classpath. The
+  # server's POM also lists elasticmq-common-test, which Maven Central does not have; it is test-scoped,
+  # so Maven should never resolve it, and the exclusion keeps it out whatever the resolver does.
+  # Jar names carry their group id, so two artifacts of one name cannot overwrite each other.
+  cat >"$work/pom.xml" <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.id-minter</groupId>
+  <artifactId>elasticmq-fetch</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.elasticmq</groupId>
+      <artifactId>elasticmq-server_2.13</artifactId>
+      <version>$EMQ_VERSION</version>
+      <exclusions>
+        <exclusion>
+          <groupId>org.elasticmq</groupId>
+          <artifactId>elasticmq-common-test_2.13</artifactId>
+        </exclusion>
+      </exclusions>
+    </dependency>
+  </dependencies>
+  <build>
+    <plugins>
+      <plugin>
+        <groupId>org.apache.maven.plugins</groupId>
+        <artifactId>maven-dependency-plugin</artifactId>
+        <version>3.6.1</version>
+      </plugin>
+    </plugins>
+  </build>
+</project>
+EOF
+  log "elasticmq: fetching $coords and its runtime dependencies"
+  # Maven's output is kept for a failure only (with -q, Maven 3.8 still prints bare colour resets).
+  mvn -q -B -Dstyle.color=never -f "$work/pom.xml" dependency:copy-dependencies \
+    -DincludeScope=runtime -Dmdep.prependGroupId=true -DoutputDirectory="$work/lib" >"$work/mvn.log" 2>&1 \
+    || { sed 's/\x1b\[[0-9;]*m//g' "$work/mvn.log" | tail -n 40 >&2; rm -rf "$work"; die "Maven could not fetch $coords"; }
+  [ -f "$work/lib/$(basename "$EMQ_JAR")" ] || { rm -rf "$work"; die "Maven reported success but $(basename "$EMQ_JAR") is missing"; }
+  # Whole or not at all: the directory appears only once every jar is in it.
+  mv -T "$work/lib" "$EMQ_HOME" 2>/dev/null || [ -f "$EMQ_JAR" ] || { rm -rf "$work"; die "could not move the jars to $EMQ_HOME"; }
+  rm -rf "$work"
+  log "elasticmq: $(find "$EMQ_HOME" -name '*.jar' | wc -l) jars in $EMQ_HOME"
+}
+
+elasticmq_pid() { # prints the pid in the pid file if that process is still this script's ElasticMQ
+  local pid
+  [ -s "$EMQ_PID" ] && pid="$(cat "$EMQ_PID" 2>/dev/null)" && [ -n "$pid" ] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'org.elasticmq.server.Main' || return 1
+  echo "$pid"
+}
+
+start_elasticmq() {
+  if sqs_up; then log "elasticmq: already answering SQS on 127.0.0.1:$EMQ_PORT"; return; fi
+  local pid jh
+  if pid="$(elasticmq_pid)"; then
+    log "elasticmq: pid $pid (started earlier by this script) is not answering yet; waiting for it"
+  elif port_open "$EMQ_PORT"; then
+    die "something listens on 127.0.0.1:$EMQ_PORT but does not answer SQS (ListQueues); free the port"
+  elif jh="$(java_home)" && [ -x "$jh/bin/java" ] && { [ -f "$EMQ_JAR" ] || command -v mvn >/dev/null 2>&1; }; then
+    fetch_elasticmq
+    [ -f "$EMQ_CONF" ] || die "$EMQ_CONF is missing"
+    mkdir -p "$EMQ_RUN" "$(dirname "$EMQ_LOG")"
+    local opts; read -ra opts <<<"${ELASTICMQ_JAVA_OPTS:--Xmx512m}"
+    log "elasticmq: starting $EMQ_VERSION (java at $jh)"
+    # Its own session, so that neither the terminal's hangup nor a signal to the caller's process group reaches it.
+    nohup setsid "$jh/bin/java" "${opts[@]}" -Dconfig.file="$EMQ_CONF" -cp "$EMQ_HOME/*" org.elasticmq.server.Main \
+      </dev/null >"$EMQ_LOG" 2>&1 &
+    pid=$!
+    echo "$pid" >"$EMQ_PID"
+  elif docker_engine; then
+    log "elasticmq: starting with docker compose"
+    compose_up elasticmq
+    wait_for "elasticmq" 120 sqs_up
+    log "elasticmq: up on http://127.0.0.1:$EMQ_PORT"
+    return
+  else
+    local missing=() engine="no docker client"
+    java_home >/dev/null 2>&1 || missing+=("java")
+    command -v mvn >/dev/null 2>&1 || missing+=("mvn")
+    command -v docker >/dev/null 2>&1 && engine="a docker client but no engine answering"
+    die "nothing answers SQS on 127.0.0.1:$EMQ_PORT and ElasticMQ cannot be started: it needs Java 17+ with Maven (missing here: $(IFS=,; echo "${missing[*]}" | sed 's/,/, /g')) or a Docker engine ($engine)"
+  fi
+  for ((i = 0; i < 90; i++)); do
+    if sqs_up; then log "elasticmq: up on http://127.0.0.1:$EMQ_PORT (pid $pid)"; return; fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      sqs_up && { log "elasticmq: up on http://127.0.0.1:$EMQ_PORT"; return; }
+      rm -f "$EMQ_PID"
+      tail -n 30 "$EMQ_LOG" >&2 2>/dev/null || true
+      die "elasticmq exited before answering (log: $EMQ_LOG)"
+    fi
+    sleep 1
+  done
+  die "elasticmq did not answer SQS within 90s (pid $pid, log: $EMQ_LOG)"
+}
+
+stop_elasticmq() {
+  local pid stopped=""
+  if pid="$(elasticmq_pid)"; then
+    log "elasticmq: stopping pid $pid"
+    kill "$pid"
+    for ((i = 0; i < 30; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+    if kill -0 "$pid" 2>/dev/null; then log "elasticmq: pid $pid ignored SIGTERM for 30s; killing it"; kill -9 "$pid" 2>/dev/null || true; fi
+    stopped=1
+  fi
+  rm -f "$EMQ_PID"
+  compose_stop elasticmq elasticmq && stopped=1
+  [ -n "$stopped" ] || log "elasticmq: not started by this script"
+}
+
+ALL=(database elasticsearch elasticmq)
+action="${1:-start}"
+[ $# -gt 0 ] && shift
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=("${ALL[@]}")
+for n in "${names[@]}"; do
+  case "$n" in database | elasticsearch | elasticmq) ;; *) die "unknown service '$n' (database, elasticsearch or elasticmq)" ;; esac
+done
+case "$action" in
+  start) # always in the order database, Elasticsearch, ElasticMQ
+    for n in "${ALL[@]}"; do if [[ " ${names[*]} " == *" $n "* ]]; then "start_$n"; fi; done ;;
+  stop) # the reverse
+    for ((k = ${#ALL[@]} - 1; k >= 0; k--)); do n="${ALL[k]}"; if [[ " ${names[*]} " == *" $n "* ]]; then "stop_$n"; fi; done ;;
+  *) die "usage: services.sh start|stop [database|elasticsearch|elasticmq ...]" ;;
 esac

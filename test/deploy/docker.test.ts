@@ -11,7 +11,7 @@ import { parse as parseYaml } from 'yaml'
 import { ConfigSchema, loadConfig } from '../../src/config.js'
 import { cleanNode, isolatedConfig, prepareStores } from '../helpers.js'
 import { localEnv } from '../../fixtures/local-env.js'
-import { lambdaNodeFlags } from '../../scripts/build-lambda.js'
+import { LAMBDA_CACHE_FLAGS } from '../../scripts/build-lambda.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8')
@@ -75,17 +75,17 @@ function dockerIgnored(t: Test): (path: string) => boolean {
 t.test('the stages the spec names exist, and a plain `docker build .` gives the Lambda image', async (t) => {
   for (const name of ['build', 'server', 'lambda_rie', 'stepfunction']) t.ok(stage(name), `stage ${name}`)
   const last = stages.at(-1)!
-  t.equal(baseImage(last.name), 'public.ecr.aws/lambda/nodejs:20', `the default (last) stage "${last.name}" is a Lambda Node.js 20 image`)
+  t.equal(baseImage(last.name), 'public.ecr.aws/lambda/nodejs:24', `the default (last) stage "${last.name}" is a Lambda Node.js 24 image`)
   for (const name of [last.name, 'stepfunction', 'lambda_rie']) {
-    t.equal(baseImage(name), 'public.ecr.aws/lambda/nodejs:20', `${name} is built on the AWS Lambda Node.js 20 base image`)
+    t.equal(baseImage(name), 'public.ecr.aws/lambda/nodejs:24', `${name} is built on the AWS Lambda Node.js 24 base image`)
     t.equal(effective(name, 'CMD'), '["index.handler"]', `${name} runs index.handler`)
     t.match(lineage(name).flatMap((s) => s.instructions).find((i) => i.keyword === 'COPY')?.args, /^--from=build \S+ \$\{LAMBDA_TASK_ROOT\}\/$/)
   }
   t.match(effective('lambda_rie', 'EXPOSE'), /\b8080\b/, 'the emulator port')
 })
 
-t.test('the server image runs dist/server.js on node:20-slim as a non-root user, with a health check', async (t) => {
-  t.equal(baseImage('server'), 'node:20-slim')
+t.test('the server image runs dist/server.js on node:24-slim as a non-root user, with a health check', async (t) => {
+  t.equal(baseImage('server'), 'node:24-slim')
   t.equal(effective('server', 'CMD'), '["node", "dist/server.js"]')
   const user = effective('server', 'USER')
   t.ok(user && !/^(root|0)(:|$)/.test(user), `runs as ${user}`)
@@ -136,27 +136,23 @@ t.test('the build stage’s files are enough to bundle the Lambda and to run the
   t.ok(statSync(join(app, outDir, 'index.mjs')).size > 0, 'index.mjs')
   t.ok(existsSync(join(app, outDir, 'migrations', 'meta', '_journal.json')), 'migrations')
 
-  // The Lambda stage rewrites the code cache with the image's node for LAMBDA_MEMORY_SIZE: rehearse
-  // it for another size, then check that V8 takes that cache under the runtime's flags for it.
+  // The Lambda stage rewrites the code cache with the image's node: rehearse it, then check that V8
+  // takes that cache under the runtime's flags.
   const lambdaBase = stage('lambda_base')!
   const rewrite = lambdaBase.instructions.find((i) => i.keyword === 'RUN' && i.args.includes('--write-code-cache'))?.args
   t.ok(rewrite, 'the Lambda image writes its own code cache')
-  t.match(lambdaBase.instructions.find((i) => i.keyword === 'ARG')?.args, /^LAMBDA_MEMORY_SIZE=1024$/, 'for the memory size infra/terraform deploys by default')
+  for (const flag of LAMBDA_CACHE_FLAGS) t.match(rewrite, flag, `under the runtime's ${flag}`)
   const taskRoot = join(app, outDir)
   const rehearsal = spawnSync('bash', ['-c', (rewrite ?? 'false').replace('${LAMBDA_TASK_ROOT}', taskRoot)], {
-    env: { PATH: `${dirname(process.execPath)}:${process.env.PATH}`, LAMBDA_MEMORY_SIZE: '512' },
+    env: { PATH: `${dirname(process.execPath)}:${process.env.PATH}` },
     encoding: 'utf8',
     timeout: 60_000,
   })
   t.equal(rehearsal.status, 0, `RUN ${rewrite}: ${rehearsal.stdout}${rehearsal.stderr}`)
-  const probe = (memorySizeMb: number) => {
-    const environment = { PATH: process.env.PATH ?? '', ...localEnv, APPLY_MIGRATIONS: 'false', LOG_LEVEL: 'silent' }
-    const importEntry = `const m = await import(${JSON.stringify(pathToFileURL(join(taskRoot, 'index.mjs')).href)}); process.stdout.write(m.codeCache); process.exit(0)`
-    const [command, args] = cleanNode(environment, [...lambdaNodeFlags(memorySizeMb), '--input-type=module', '-e', importEntry])
-    return spawnSync(command, args, { encoding: 'utf8', timeout: 60_000 }).stdout
-  }
-  t.equal(probe(512), 'accepted', "the Dockerfile's flags for 512 MB are the runtime's (lambdaNodeFlags)")
-  t.equal(probe(1024), 'rejected', 'and a cache is specific to its memory size')
+  const environment = { PATH: process.env.PATH ?? '', ...localEnv, APPLY_MIGRATIONS: 'false', LOG_LEVEL: 'silent' }
+  const importEntry = `const m = await import(${JSON.stringify(pathToFileURL(join(taskRoot, 'index.mjs')).href)}); process.stdout.write(m.codeCache); process.exit(0)`
+  const [probeCommand, probeArgs] = cleanNode(environment, ['--expose-gc', '--max-semi-space-size=25', '--max-old-space-size=460', '--input-type=module', '-e', importEntry])
+  t.equal(spawnSync(probeCommand, probeArgs, { encoding: 'utf8', timeout: 60_000 }).stdout, 'accepted', "V8 takes the image's cache under the runtime's flags for 512 MB")
 
   // The compose `setup` service's command, against this test's own indices.
   const config = isolatedConfig('docker-setup')
@@ -180,8 +176,8 @@ t.test('docker-compose.yml: the services scripts/services.sh starts, and environ
   const services = compose.services as Record<string, any>
 
   const servicesScript = readFileSync(join(root, 'scripts', 'services.sh'), 'utf8')
-  const started = [...servicesScript.matchAll(/docker compose -f "\$ROOT\/docker-compose\.yml" up -d (\w+)/g)].map((m) => m[1]!)
-  t.same(started.sort(), ['elasticsearch', 'mysql'])
+  const started = [...servicesScript.matchAll(/^\s*compose_up (\w+)\s*$/gm)].map((m) => m[1]!)
+  t.same([...new Set(started)].sort(), ['elasticmq', 'elasticsearch', 'mysql'])
   for (const name of started) t.ok(services[name], `service ${name}`)
 
   t.match(services.mysql.image, /^mysql:8/)
@@ -190,6 +186,8 @@ t.test('docker-compose.yml: the services scripts/services.sh starts, and environ
   t.equal(services.elasticsearch.environment['xpack.security.enabled'], 'false')
   t.equal(services.elasticsearch.environment['discovery.type'], 'single-node')
   t.match(services.elasticsearch.ports, ['9200:9200'])
+  t.match(services.elasticmq.image, /^softwaremill\/elasticmq-native/)
+  t.match(services.elasticmq.ports, ['9324:9324'])
 
   t.equal(services['id-minter'].build.target, 'server')
   t.equal(services['stepfunction-lambda'].build.target, 'lambda_rie')
