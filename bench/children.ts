@@ -22,7 +22,7 @@ export async function buildChildren(): Promise<void> {
     bundle: true,
     platform: 'node',
     format: 'esm',
-    target: 'node20',
+    target: 'node24',
     packages: 'external',
     keepNames: true,
     logLevel: 'warning',

@@ -406,6 +406,17 @@ async function coldStartOnce(ctx: Context, variant: ColdVariant, sourceIdentifie
 }
 
 /**
+ * The flags the Lambda Node.js runtime's bootstrap starts node with for a function of memorySizeMb
+ * (--expose-gc, and heap sizes from the memory: a tenth for the young generation, the rest old).
+ * Only --expose-gc decides whether V8 takes the code cache (LAMBDA_CACHE_FLAGS); the heap sizes
+ * are here so that a cold start collects garbage as a deployed one does.
+ */
+export function lambdaRuntimeNodeFlags(memorySizeMb: number): string[] {
+  const newSpace = Math.floor(memorySizeMb / 10)
+  return ['--expose-gc', '--max-http-header-size', '81920', `--max-semi-space-size=${Math.floor(newSpace / 2)}`, `--max-old-space-size=${memorySizeMb - newSpace}`]
+}
+
+/**
  * Cold start: fresh processes (plain node) import the bundle and answer their first event, with
  * the schema check at start-up (APPLY_MIGRATIONS=true, the bench's configuration throughout) and
  * without it. Beside it, for what any bundle of this service could do on this machine: the
@@ -425,9 +436,8 @@ export async function measureColdStart(ctx: Context): Promise<ColdStartResult> {
     // build could be stale), unless --lambda-bundle names one.
     const bundle = ctx.lambdaBundle ? resolve(ctx.lambdaBundle) : built.service
     ctx.progress(`cold start: ${samples} fresh processes per variant, importing ${bundle} and the reference bundles`)
-    // Started as the Lambda runtime starts node for a function of this size: the code caches are written for it.
-    const { lambdaNodeFlags } = await import('../scripts/build-lambda.js')
-    const nodeFlags = lambdaNodeFlags(LAMBDA_MEMORY_MB)
+    // Started as the Lambda runtime starts node for a function of this size.
+    const nodeFlags = lambdaRuntimeNodeFlags(LAMBDA_MEMORY_MB)
     const { MIGRATIONS_FOLDER: _, ...env } = serviceEnvironment(stores, ctx.logLevel)
     const variants: ColdVariant[] = [
       { name: 'service', bundle, env, mints: true },
@@ -492,7 +502,7 @@ export async function measureColdStart(ctx: Context): Promise<ColdStartResult> {
 async function buildColdReferences(): Promise<{ service: string; floor: string; libraries: string; empty: string; serviceWithoutCache: string }> {
   const { buildLambda } = await import('../scripts/build-lambda.js')
   const here = (path: string) => fileURLToPath(new URL(path, import.meta.url))
-  const options = { zipFile: false as const, memorySizeMb: LAMBDA_MEMORY_MB }
+  const options = { zipFile: false as const }
   const [service, floor, libraries] = await Promise.all([
     buildLambda({ ...options, outDir: join(buildDir, 'cold-service') }),
     buildLambda({ ...options, entryPoint: here('./cold-floor.ts'), outDir: join(buildDir, 'cold-floor') }),

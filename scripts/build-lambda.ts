@@ -1,10 +1,10 @@
-// `npm run build:lambda`: src/lambda.ts as one CommonJS bundle for the Lambda Node.js 20 runtime,
+// `npm run build:lambda`: src/lambda.ts as one CommonJS bundle for the Lambda Node.js 24 runtime,
 // behind a small ES module entry (handler index.handler) that loads it with a V8 code cache, with
 // the SQL migrations and the Swagger UI assets next to it, zipped ready for upload.
 //
 //   dist/lambda/index.mjs              the handler module (src/lambda-entry.ts)
 //   dist/lambda/app.cjs                the bundle (every dependency inside; no node_modules)
-//   dist/lambda/app.cjs.cache          V8's code cache for app.cjs, for one memory size (--memory-size)
+//   dist/lambda/app.cjs.cache          V8's code cache for app.cjs, written under the runtime's --expose-gc
 //   dist/lambda/migrations/            applied at start-up when APPLY_MIGRATIONS=true
 //   dist/lambda/swagger-ui/static/     what /documentation serves
 //   dist/lambda/lazy/*.cjs             dependencies loaded only when something uses them (see LAZY_MODULES)
@@ -16,19 +16,19 @@
 // runs; what the function needs only rarely (Arrow for ES|QL, RDS certificates, YAML for
 // /documentation/yaml, Asian charset tables) is kept out of the bundle and loaded on first use.
 //
-// Flags: --memory-size MB (the function's memory, default 1024: the Lambda runtime's V8 flags
-//        depend on it, and V8 takes the code cache only under the flags it was written with),
-//        --no-code-cache, --sourcemap (adds app.cjs.map; run with NODE_OPTIONS=--enable-source-maps,
-//        which loads the bundle without the cache), --metafile FILE (esbuild's account of what each
-//        module adds, for esbuild.github.io/analyze), --no-zip (the Docker build copies dist/lambda
-//        instead), --out-dir DIR, --zip FILE.
+// Flags (a flag not listed here stops the build): --no-code-cache, --sourcemap (adds app.cjs.map;
+//        run with NODE_OPTIONS=--enable-source-maps, which loads the bundle without the cache),
+//        --metafile FILE (esbuild's account of what each module adds, for esbuild.github.io/analyze),
+//        --no-zip (the Docker build copies dist/lambda instead), --out-dir DIR, --zip FILE.
 import { build, type Plugin } from 'esbuild'
-import { execFileSync, spawnSync } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { createWriteStream, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join, relative, resolve, sep } from 'node:path'
+import { finished } from 'node:stream/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { deflateRawSync } from 'node:zlib'
+import { ZipFile } from 'yazl'
+import { parseCommandLine } from './cli.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -39,14 +39,11 @@ export interface BuildLambdaOptions {
   outDir?: string
   /** The archive to write, or false for none; dist/id-minter-lambda.zip by default. */
   zipFile?: string | false
-  /** How to zip: the `zip` command when installed (auto), or the built-in writer (node). */
-  zipWith?: 'auto' | 'node'
   sourcemap?: boolean
   /** Minify (default true); false leaves the modules readable, for profiling where a cold start goes. */
   minify?: boolean
-  /** Write app.cjs.cache (default true), for a function of this many MB (default 1024). */
+  /** Write app.cjs.cache (default true). */
   codeCache?: boolean
-  memorySizeMb?: number
   /** Also write esbuild's metafile (what each module adds to the bundle) to this path. */
   metafile?: string
   /** Print sizes (the CLI does). */
@@ -63,7 +60,6 @@ export interface BuildLambdaResult {
   codeCacheBytes?: number
   zipFile?: string
   zipBytes?: number
-  zippedWith?: 'zip' | 'node'
 }
 
 // Runs before any bundled module, inside the CommonJS wrapper (require, __filename and __dirname
@@ -87,14 +83,17 @@ const banner = [
   '};',
 ].join('\n')
 
-/** The Lambda runtime the artifact is for (nodejs20.x). */
-const LAMBDA_NODE_MAJOR = '20'
+/** The Lambda runtime the artifact is for (nodejs24.x). */
+const LAMBDA_NODE_MAJOR = '24'
 
-/** The V8 flags the Lambda Node.js runtime starts node with, for a function of memorySizeMb. */
-export function lambdaNodeFlags(memorySizeMb: number): string[] {
-  const newSpace = Math.floor(memorySizeMb / 10)
-  return ['--expose-gc', '--max-http-header-size', '81920', `--max-semi-space-size=${Math.floor(newSpace / 2)}`, `--max-old-space-size=${memorySizeMb - newSpace}`]
-}
+/**
+ * Of the flags the Lambda Node.js runtime starts node with, the ones V8 checks before it takes a
+ * code cache. The runtime also sizes the heap from the function's memory (--max-semi-space-size,
+ * --max-old-space-size), but on Node 24 V8 takes a cache whatever the heap sizes (measured: a cache
+ * written under these flags alone is accepted under 512 MB's and 10 GB's sizes, and refused
+ * without --expose-gc), so one artifact serves every memory size.
+ */
+export const LAMBDA_CACHE_FLAGS = ['--expose-gc']
 
 /**
  * @fastify/swagger-ui finds its static files through __dirname (index.js: ./static/logo.svg,
@@ -226,7 +225,7 @@ async function buildLazyModules(outDir: string, modules: Iterable<LazyModule>): 
         bundle: true,
         format: 'cjs',
         platform: 'node',
-        target: 'node20',
+        target: 'node24',
         minify: true,
         keepNames: true,
         legalComments: 'none',
@@ -281,7 +280,7 @@ export async function buildLambda(options: BuildLambdaOptions = {}): Promise<Bui
     bundle: true,
     format: 'cjs',
     platform: 'node',
-    target: 'node20',
+    target: 'node24',
     minify: options.minify ?? true,
     // Fastify plugins and error classes are told apart by name; keep the names readable too.
     keepNames: true,
@@ -303,7 +302,7 @@ export async function buildLambda(options: BuildLambdaOptions = {}): Promise<Bui
     bundle: true,
     format: 'esm',
     platform: 'node',
-    target: 'node20',
+    target: 'node24',
     legalComments: 'none',
     logLevel: 'warning',
   })
@@ -317,13 +316,12 @@ export async function buildLambda(options: BuildLambdaOptions = {}): Promise<Bui
   log(`bundle: ${relative(process.cwd(), bundleFile)} ${formatBytes(bundleBytes)} (${Object.keys(result.metafile.inputs).length} modules)`)
   let codeCacheBytes: number | undefined
   if (options.codeCache ?? true) {
-    const memorySizeMb = options.memorySizeMb ?? 1024
     if (process.versions.node.split('.')[0] !== LAMBDA_NODE_MAJOR) {
       log(`warning: the code cache is written by Node ${process.versions.node}; the nodejs${LAMBDA_NODE_MAJOR}.x runtime will not use it (build with Node ${LAMBDA_NODE_MAJOR})`)
     }
-    writeCodeCache(entryFile, memorySizeMb)
+    writeCodeCache(entryFile)
     codeCacheBytes = statSync(`${bundleFile}.cache`).size
-    log(`cache:  ${relative(process.cwd(), bundleFile)}.cache ${formatBytes(codeCacheBytes)} (V8 code cache, for a ${memorySizeMb} MB function on Node ${process.versions.node})`)
+    log(`cache:  ${relative(process.cwd(), bundleFile)}.cache ${formatBytes(codeCacheBytes)} (V8 code cache, Node ${process.versions.node})`)
   }
   log(`files:  ${formatBytes(directoryBytes(outDir))} in ${relative(process.cwd(), outDir)}`)
   const built = { outDir, entryFile, bundleFile, bundleBytes, ...(codeCacheBytes !== undefined ? { codeCacheBytes } : {}) }
@@ -331,35 +329,25 @@ export async function buildLambda(options: BuildLambdaOptions = {}): Promise<Bui
   if (!zipFile) return built
   mkdirSync(dirname(zipFile), { recursive: true })
   rmSync(zipFile, { force: true })
-  const zippedWith = options.zipWith !== 'node' && zipCommandAvailable() ? 'zip' : 'node'
-  if (zippedWith === 'zip') {
-    // -X: no extra file attributes, so rebuilding the same files gives a comparable archive.
-    execFileSync('zip', ['-q', '-r', '-X', zipFile, '.'], { cwd: outDir, stdio: ['ignore', 'ignore', 'inherit'] })
-  } else {
-    writeZip(outDir, zipFile)
-  }
+  await writeZip(outDir, zipFile)
   const zipBytes = statSync(zipFile).size
-  log(`zip:    ${relative(process.cwd(), zipFile)} ${formatBytes(zipBytes)} (with ${zippedWith === 'zip' ? 'the zip command' : 'the built-in writer'}); runtime nodejs${LAMBDA_NODE_MAJOR}.x, handler index.handler`)
-  return { ...built, zipFile, zipBytes, zippedWith }
+  log(`zip:    ${relative(process.cwd(), zipFile)} ${formatBytes(zipBytes)}; runtime nodejs${LAMBDA_NODE_MAJOR}.x, handler index.handler`)
+  return { ...built, zipFile, zipBytes }
 }
 
 /**
- * Runs the built entry as the Lambda runtime would run it (its V8 flags for memorySizeMb), with
- * --write-code-cache: it answers a few events with every service unreachable and writes
- * app.cjs.cache (src/lambda-entry.ts). The Node.js running the build must be the runtime's major
- * version; the Dockerfile writes the cache again with the runtime image's own node.
+ * Runs the built entry under the runtime's V8 flags with --write-code-cache: it answers a few
+ * events with every service unreachable and writes app.cjs.cache (src/lambda-entry.ts). The
+ * Node.js running the build must be the runtime's version; the Dockerfile writes the cache again
+ * with the runtime image's own node.
  */
-function writeCodeCache(entryFile: string, memorySizeMb: number): void {
-  const run = spawnSync(process.execPath, [...lambdaNodeFlags(memorySizeMb), entryFile, '--write-code-cache'], {
+function writeCodeCache(entryFile: string): void {
+  const run = spawnSync(process.execPath, [...LAMBDA_CACHE_FLAGS, entryFile, '--write-code-cache'], {
     encoding: 'utf8',
     env: { PATH: process.env.PATH ?? '' },
     timeout: 60_000,
   })
   if (run.status !== 0) throw new Error(`writing the code cache failed (${run.status ?? run.signal}): ${`${run.stderr}${run.stdout}`.trim().slice(-2000)}`)
-}
-
-function zipCommandAvailable(): boolean {
-  return spawnSync('zip', ['-v'], { stdio: 'ignore' }).status === 0
 }
 
 function formatBytes(bytes: number): string {
@@ -377,108 +365,33 @@ function directoryBytes(dir: string): number {
   return listFiles(dir).reduce((sum, file) => sum + statSync(file).size, 0)
 }
 
-// ---- A minimal zip writer (deflate, no zip64: fine for an archive far below 4 GiB) ----
-
-const crcTable = Array.from({ length: 256 }, (_, n) => {
-  let c = n
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
-  return c >>> 0
-})
-
-function crc32(data: Buffer): number {
-  let crc = 0xffffffff
-  for (const byte of data) crc = crcTable[(crc ^ byte) & 0xff]! ^ (crc >>> 8)
-  return (crc ^ 0xffffffff) >>> 0
-}
-
-/** MS-DOS date and time, the format zip entries carry. */
-function dosDateTime(date: Date): { time: number; date: number } {
-  const year = Math.max(date.getFullYear(), 1980)
-  return {
-    time: (date.getHours() << 11) | (date.getMinutes() << 5) | Math.floor(date.getSeconds() / 2),
-    date: ((year - 1980) << 9) | ((date.getMonth() + 1) << 5) | date.getDate(),
-  }
-}
-
 /** Writes every file under dir into a zip at zipFile, paths relative to dir, readable by all (0644). */
-export function writeZip(dir: string, zipFile: string): void {
-  const parts: Buffer[] = []
-  const central: Buffer[] = []
-  let offset = 0
-  const files = listFiles(dir)
-  for (const file of files) {
-    const name = Buffer.from(relative(dir, file).split(sep).join('/'), 'utf8')
-    const data = readFileSync(file)
-    const deflated = deflateRawSync(data, { level: 9 })
-    const stored = deflated.length >= data.length
-    const body = stored ? data : deflated
-    const crc = crc32(data)
-    const { time, date } = dosDateTime(statSync(file).mtime)
-
-    const local = Buffer.alloc(30)
-    local.writeUInt32LE(0x04034b50, 0)
-    local.writeUInt16LE(20, 4) // version needed: 2.0
-    local.writeUInt16LE(0x0800, 6) // UTF-8 names
-    local.writeUInt16LE(stored ? 0 : 8, 8)
-    local.writeUInt16LE(time, 10)
-    local.writeUInt16LE(date, 12)
-    local.writeUInt32LE(crc, 14)
-    local.writeUInt32LE(body.length, 18)
-    local.writeUInt32LE(data.length, 22)
-    local.writeUInt16LE(name.length, 26)
-    local.writeUInt16LE(0, 28)
-    parts.push(local, name, body)
-
-    const entry = Buffer.alloc(46)
-    entry.writeUInt32LE(0x02014b50, 0)
-    entry.writeUInt16LE((3 << 8) | 20, 4) // made by: Unix, so the permissions below count
-    entry.writeUInt16LE(20, 6)
-    entry.writeUInt16LE(0x0800, 8)
-    entry.writeUInt16LE(stored ? 0 : 8, 10)
-    entry.writeUInt16LE(time, 12)
-    entry.writeUInt16LE(date, 14)
-    entry.writeUInt32LE(crc, 16)
-    entry.writeUInt32LE(body.length, 20)
-    entry.writeUInt32LE(data.length, 24)
-    entry.writeUInt16LE(name.length, 28)
-    entry.writeUInt16LE(0, 30) // extra
-    entry.writeUInt16LE(0, 32) // comment
-    entry.writeUInt16LE(0, 34) // disk
-    entry.writeUInt16LE(0, 36) // internal attributes
-    entry.writeUInt32LE(((0o100644 << 16) >>> 0) >>> 0, 38) // regular file, rw-r--r--
-    entry.writeUInt32LE(offset, 42)
-    central.push(entry, name)
-    offset += local.length + name.length + body.length
-  }
-  const centralBytes = central.reduce((sum, b) => sum + b.length, 0)
-  const end = Buffer.alloc(22)
-  end.writeUInt32LE(0x06054b50, 0)
-  end.writeUInt16LE(files.length, 8)
-  end.writeUInt16LE(files.length, 10)
-  end.writeUInt32LE(centralBytes, 12)
-  end.writeUInt32LE(offset, 16)
-  writeFileSync(zipFile, Buffer.concat([...parts, ...central, end]))
-}
-
-function flagValue(args: string[], flag: string): string | undefined {
-  const index = args.indexOf(flag)
-  return index >= 0 ? args[index + 1] : undefined
+export async function writeZip(dir: string, zipFile: string): Promise<void> {
+  const zip = new ZipFile()
+  const written = finished(zip.outputStream.pipe(createWriteStream(zipFile)))
+  for (const file of listFiles(dir)) zip.addFile(file, relative(dir, file).split(sep).join('/'), { mode: 0o100644 })
+  zip.end()
+  await written
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  const args = process.argv.slice(2)
-  const outDir = flagValue(args, '--out-dir')
-  const zip = flagValue(args, '--zip')
-  const metafile = flagValue(args, '--metafile')
-  const memorySize = flagValue(args, '--memory-size')
-  if (memorySize !== undefined && !/^\d+$/.test(memorySize)) throw new Error('--memory-size takes the function memory in MB')
+  const values = parseCommandLine(
+    {
+      'out-dir': { type: 'string' },
+      zip: { type: 'string' },
+      'no-zip': { type: 'boolean', default: false },
+      'no-code-cache': { type: 'boolean', default: false },
+      sourcemap: { type: 'boolean', default: false },
+      metafile: { type: 'string' },
+    },
+    'usage: npm run build:lambda -- [--out-dir DIR] [--zip FILE | --no-zip] [--no-code-cache] [--sourcemap] [--metafile FILE]',
+  )
   await buildLambda({
-    ...(metafile ? { metafile } : {}),
-    ...(outDir ? { outDir } : {}),
-    ...(memorySize ? { memorySizeMb: Number(memorySize) } : {}),
-    codeCache: !args.includes('--no-code-cache'),
-    zipFile: args.includes('--no-zip') ? false : zip,
-    sourcemap: args.includes('--sourcemap'),
+    ...(values.metafile ? { metafile: values.metafile } : {}),
+    ...(values['out-dir'] ? { outDir: values['out-dir'] } : {}),
+    codeCache: !values['no-code-cache'],
+    zipFile: values['no-zip'] ? false : values.zip,
+    sourcemap: values.sourcemap,
     log: (line) => process.stdout.write(`${line}\n`),
   })
 }

@@ -4,9 +4,13 @@
 // app.cjs.cache beside it: V8's code cache for that file, taken after answering a few events.
 // Loading the bundle through vm.Script with that cache skips parsing and compiling what a cold
 // start runs, which is most of a cold start's time (see bench/README.md). V8 takes a cache only
-// from the same V8 version run with the same V8 flags; the Lambda runtime passes flags that depend
-// on the function's memory size, so the build writes the cache under the flags of one memory size
-// (`npm run build:lambda -- --memory-size N`). V8 checks the source only by its length, so the
+// from the same V8 version run with the same V8 flags: the build writes it under the runtime's
+// --expose-gc (LAMBDA_CACHE_FLAGS; Node 24's V8 ignores the heap sizes the runtime derives from the
+// function's memory, so any memory size takes it). Node's own compile cache
+// (module.enableCompileCache) was measured as the simpler alternative and is slower: it caches
+// only what is compiled while a module loads, not the functions a first invocation compiles, and
+// its directory is keyed by the user id, which differs between the build and the Lambda sandbox.
+// V8 checks the source only by its length, so the
 // cache file starts with the SHA-256 of the source it was made from, and a cache for other source
 // is not offered to V8 at all. A cache refused either way is logged as a warning at start-up, and
 // the function compiles as usual: slower to start, nothing else.

@@ -102,7 +102,7 @@ resource "aws_lambda_function" "id_minter_stepfunction" {
   filename         = var.lambda_zip
   source_code_hash = filebase64sha256(var.lambda_zip)
   handler          = "index.handler"
-  runtime          = "nodejs20.x"
+  runtime          = "nodejs24.x"
   architectures    = [var.architecture]
   timeout          = var.timeout
   memory_size      = var.memory_size

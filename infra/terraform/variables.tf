@@ -16,7 +16,7 @@ variable "lambda_zip" {
 }
 
 variable "memory_size" {
-  description = "Lambda memory in MB (512-1024 depending on batch size). Build the artifact for the same size (npm run build:lambda -- --memory-size N): its V8 code cache is only used under the runtime's flags for that size."
+  description = "Lambda memory in MB (512-1024 depending on batch size)."
   type        = number
   default     = 1024
 }

@@ -171,9 +171,9 @@ function terraformEnvironment(mainTf: string): string[] {
 const requiredConfig = () =>
   (ConfigSchema.required ?? []).filter((name) => !('default' in (ConfigSchema.properties as Record<string, object>)[name]!))
 
-t.test('Terraform deploys the zip on nodejs20.x with the configuration the service reads', async (t) => {
+t.test('Terraform deploys the zip on nodejs24.x with the configuration the service reads', async (t) => {
   const mainTf = readFileSync(join(root, 'infra', 'terraform', 'main.tf'), 'utf8')
-  t.match(mainTf, /runtime\s*=\s*"nodejs20\.x"/)
+  t.match(mainTf, /runtime\s*=\s*"nodejs24\.x"/)
   t.match(mainTf, /handler\s*=\s*"index\.handler"/)
   t.match(mainTf, /source_code_hash\s*=\s*filebase64sha256\(var\.lambda_zip\)/)
   t.match(readFileSync(join(root, 'infra', 'terraform', 'variables.tf'), 'utf8'), /dist\/id-minter-lambda\.zip/)
