@@ -2,7 +2,13 @@ import { limits } from './identifier-store/schema.js'
 import { keyOf, type IdentifierKey } from './identifier-store/keys.js'
 
 /** Agents, places and the like are one kind of thing to the catalogue: they share canonical IDs. */
-const CONCEPT_TYPES = new Set(['Person', 'Organisation', 'Place', 'Agent', 'Meeting', 'Genre', 'Period'])
+export const CONCEPT_SUBTYPES: readonly string[] = ['Person', 'Organisation', 'Place', 'Agent', 'Meeting', 'Genre', 'Period']
+const CONCEPT_TYPES = new Set(CONCEPT_SUBTYPES)
+
+/** The ontology type an identifier is stored under: `Concept` for a Concept subtype (exact, case-sensitive match), otherwise the type itself. */
+export function storedOntologyType(ontologyType: string): string {
+  return CONCEPT_TYPES.has(ontologyType) ? 'Concept' : ontologyType
+}
 
 type JsonObject = Record<string, unknown>
 
@@ -108,7 +114,7 @@ export function identifierKey(value: unknown): IdentifierKey {
   if (!isObject(identifierType)) throw new MalformedIdentifier('identifierType must be an object')
   const ontologyType = requireText(value.ontologyType, 'ontologyType', limits.ontologyType)
   return {
-    ontologyType: CONCEPT_TYPES.has(ontologyType) ? 'Concept' : ontologyType,
+    ontologyType: storedOntologyType(ontologyType),
     sourceSystem: requireText(identifierType.id, 'identifierType.id', limits.sourceSystem),
     sourceId: requireText(value.value, 'value', limits.sourceId),
   }

@@ -188,6 +188,19 @@ async function transaction<T>(pool: Pool, body: (connection: PoolConnection) => 
   }
 }
 
+/**
+ * Reads the mappings stored for these keys over one connection, inside whatever transaction it has
+ * open (the legacy import checks a batch in its own transaction), keyed by keyOf(). `lock` makes it
+ * a locking read, which sees the latest committed mapping whatever the isolation level.
+ */
+export async function lookupOn(db: Queryable, keys: IdentifierKey[], { lock = false }: { lock?: boolean } = {}): Promise<Map<string, string>> {
+  const found = new Map<string, string>()
+  for (const statement of lookupStatements(keys)) {
+    await readMappings(db, lock ? { sql: `${statement.sql} FOR UPDATE`, values: statement.values } : statement, found)
+  }
+  return found
+}
+
 const SELECT_MAPPINGS = 'SELECT `OntologyType`, `SourceSystem`, `SourceId`, `CanonicalId` FROM `identifiers`'
 
 /** Adds the stored mappings a look-up statement finds to `found`, keyed by keyOf() (VARBINARY columns arrive as Buffers). */
