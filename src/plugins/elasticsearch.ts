@@ -1,6 +1,7 @@
 import { Client, HttpConnection, type ClientOptions } from '@elastic/elasticsearch'
 import fp from 'fastify-plugin'
 import type { Config } from '../config.js'
+import { ExactNumberSerializer } from '../services/exact-json.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -11,7 +12,8 @@ declare module 'fastify' {
 // node:http connections (keep-alive agent) rather than the default undici ones: as fast for these
 // few large requests (bench/README.md), and a Lambda cold start neither loads undici nor compiles
 // its HTTP parser (WebAssembly) before the first request.
-const common: ClientOptions = { requestTimeout: 20_000, maxRetries: 2, compression: false, Connection: HttpConnection }
+// Responses are parsed keeping every number literal exactly, so a work passes through unchanged.
+const common: ClientOptions = { requestTimeout: 20_000, maxRetries: 2, compression: false, Connection: HttpConnection, Serializer: ExactNumberSerializer }
 
 /** One client for the source works and one for the identified works, closed with the app. */
 export default fp(

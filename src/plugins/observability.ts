@@ -8,6 +8,8 @@ export interface MintMeasurement {
   batchSize: number
   successCount: number
   failureCount: number
+  /** Successes whose copy the identified index did not take: it holds a newer one (a version conflict). */
+  supersededCount: number
 }
 
 declare module 'fastify' {
@@ -59,18 +61,26 @@ export default fp(
       registers: [registry],
     })
 
+    const superseded = new Counter({
+      name: 'id_minter_superseded_total',
+      help: 'Works minted whose copy the identified index did not take, because it holds a newer one.',
+      registers: [registry],
+    })
+
     app.decorate('metrics', {
       registry,
-      recordMint({ durationMs, batchSize: size, successCount, failureCount }: MintMeasurement) {
+      recordMint({ durationMs, batchSize: size, successCount, failureCount, supersededCount }: MintMeasurement) {
         mintDuration.observe(durationMs / 1000)
         batchSize.observe(size)
         identifiers.inc({ outcome: 'success' }, successCount)
         identifiers.inc({ outcome: 'failure' }, failureCount)
+        superseded.inc(supersededCount)
         if (!config.EMF_METRICS) return
         emf.addMetric('id_minter.processing_time', MetricUnit.Milliseconds, durationMs)
         emf.addMetric('id_minter.batch_size', MetricUnit.Count, size)
         emf.addMetric('id_minter.success_count', MetricUnit.Count, successCount)
         emf.addMetric('id_minter.failure_count', MetricUnit.Count, failureCount)
+        emf.addMetric('id_minter.superseded_count', MetricUnit.Count, supersededCount)
         emf.publishStoredMetrics()
       },
     })

@@ -102,10 +102,16 @@ const routes: FastifyPluginAsyncTypebox<{ minter: Minter }> = async (app, { mint
     async (request) => {
       if (request.body.jobId !== undefined) request.log = request.log.child({ jobId: request.body.jobId })
       const started = performance.now()
-      const result = await minter.mint(request.body)
+      const { result, superseded } = await minter.mint(request.body)
+      for (const entry of superseded) request.log.info(entry, 'superseded: the identified index keeps another copy')
       const outcome = { successCount: result.successes.length, failureCount: result.failures.length }
       request.mintOutcome = outcome
-      app.metrics.recordMint({ durationMs: performance.now() - started, batchSize: outcome.successCount + outcome.failureCount, ...outcome })
+      app.metrics.recordMint({
+        durationMs: performance.now() - started,
+        batchSize: outcome.successCount + outcome.failureCount,
+        supersededCount: superseded.length,
+        ...outcome,
+      })
       return result
     },
   )

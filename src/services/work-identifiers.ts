@@ -198,12 +198,13 @@ function parseNode(object: JsonObject, trail: Trail, at: number): IdentifiableNo
 export function embedCanonicalIds(nodes: IdentifiableNode[], canonicalIdOf: (node: IdentifiableNode) => string): void {
   for (const entry of nodes) {
     const node = entry.node
-    node.canonicalId = canonicalIdOf(entry)
     if (typeof node.identifiedType === 'string') {
       node.type = node.identifiedType
       delete node.identifiedType
     } else if (node.type === 'Identifiable') {
       node.type = 'Identified'
     }
+    // Last, so that a node's own fields keep their order and the one added field follows them.
+    node.canonicalId = canonicalIdOf(entry)
   }
 }

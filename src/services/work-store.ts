@@ -12,6 +12,21 @@ export interface WorkStoreOptions {
 
 export type FetchedWork = { found: true; work: unknown } | { found: false; reason: string }
 
+/** A work to index under its canonical ID; with a version, an older copy never replaces a newer one. */
+export interface IndexedWork {
+  id: string
+  document: unknown
+  /** Indexed with external_gte versioning when given: a higher version wins, an equal one re-indexes. */
+  version?: number
+}
+
+export interface IndexOutcome {
+  /** Per document id, Elasticsearch's reason for refusing it. */
+  rejected: Map<string, string>
+  /** Document ids the index already holds a newer version of (a version conflict): nothing was written. */
+  superseded: Set<string>
+}
+
 export type WorkStore = ReturnType<typeof createWorkStore>
 
 /** Reads source works and writes identified ones; anything that stops Elasticsearch answering is a 503. */
@@ -39,10 +54,13 @@ export function createWorkStore({ source, target, sourceIndex, targetIndex, maxB
   }
 
   /**
-   * Indexes identified works in one bulk call. Returns, per rejected document id, Elasticsearch's reason.
+   * Indexes identified works in one bulk call (more when they are larger than maxBulkBytes).
+   * Returns the documents Elasticsearch refused, with its reason, and those it already holds a
+   * newer version of.
    */
-  async function index(documents: Array<{ id: string; document: unknown }>): Promise<Map<string, string>> {
+  async function index(documents: IndexedWork[]): Promise<IndexOutcome> {
     const rejected = new Map<string, string>()
+    const superseded = new Set<string>()
     // Elasticsearch refuses a whole request over http.max_content_length (100mb by default) with
     // 413. Bulks are cut at maxBulkBytes, so large works cannot push a request over it and fail
     // every work in it; a single work over the limit is that work's failure, not an outage.
@@ -70,15 +88,17 @@ export function createWorkStore({ source, target, sourceIndex, targetIndex, maxB
           if (result.error.type === 'index_not_found_exception' || result.error.type === 'es_rejected_execution_exception') {
             throw new DependencyUnavailableError('elasticsearch', `Elasticsearch could not write to ${targetIndex}: ${result.error.reason}`)
           }
-          rejected.set(result._id, `${result.error.type}: ${result.error.reason ?? 'no reason given'}`)
+          if (result.error.type === 'version_conflict_engine_exception') superseded.add(result._id)
+          else rejected.set(result._id, `${result.error.type}: ${result.error.reason ?? 'no reason given'}`)
         }
       }
     }
-    return rejected
+    return { rejected, superseded }
   }
 
-  // {"index":{"_index":…,"_id":…}}, the action line before each document.
+  // {"index":{"_index":…,"_id":…[,"version":…,"version_type":"external_gte"]}}, the action line before each document.
   const indexAction = `{"index":{"_index":${JSON.stringify(targetIndex)},"_id":`
+  const versioned = (version: number | undefined) => (version === undefined ? '}}' : `,"version":${version},"version_type":"external_gte"}}`)
 
   /**
    * The NDJSON bodies of the bulk requests: each work's index action and document, cut at
@@ -86,15 +106,15 @@ export function createWorkStore({ source, target, sourceIndex, targetIndex, maxB
    * only once a body could come near the limit (never, for a request of ordinary works): the text
    * is encoded once, by the HTTP client as it writes it, as the client would its own NDJSON.
    */
-  function bulkBodies(documents: Array<{ id: string; document: unknown }>): Array<{ body: string; ids: string[] }> {
+  function bulkBodies(documents: IndexedWork[]): Array<{ body: string; ids: string[] }> {
     const batches: Array<{ body: string; ids: string[] }> = []
     let parts: string[] = []
     let ids: string[] = []
     let units = 0
     /** The UTF-8 size of parts, kept from the moment it could matter. */
     let bytes: number | undefined
-    for (const { id, document } of documents) {
-      const entry = `${indexAction}${JSON.stringify(id)}}}\n${JSON.stringify(document)}\n`
+    for (const { id, document, version } of documents) {
+      const entry = `${indexAction}${JSON.stringify(id)}${versioned(version)}\n${JSON.stringify(document)}\n`
       if (bytes === undefined && (units + entry.length) * 3 > maxBulkBytes) {
         bytes = parts.reduce((sum, part) => sum + Buffer.byteLength(part, 'utf8'), 0)
       }

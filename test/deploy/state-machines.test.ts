@@ -6,7 +6,7 @@ import t from 'tap'
 import { ExecutionError } from 'aws-local-stepfunctions'
 import { seedSourceWorks } from '../../fixtures/indices.js'
 import { makeWork } from '../../fixtures/works.js'
-import { isolatedConfig, prepareStores } from '../helpers.js'
+import { isolatedConfig, prepareStores, type Teardown } from '../helpers.js'
 import { lambdaEnv, startLambdaHost, type LambdaHost } from '../reliability/lambda-host.js'
 import { TcpProxy } from '../reliability/proxy.js'
 import { machineFiles, runMachine, viaLambda, type Json } from './asl.js'
@@ -24,7 +24,7 @@ t.before(async () => {
 })
 
 /** A container whose database connections go through a proxy the test can cut. */
-async function proxiedContainer(t: Tap.Test): Promise<{ host: LambdaHost; proxy: TcpProxy }> {
+async function proxiedContainer(t: Teardown): Promise<{ host: LambdaHost; proxy: TcpProxy }> {
   const proxy = await TcpProxy.start({ targetPort: 3306, mysql: true })
   t.teardown(() => proxy.close())
   const host = await startLambdaHost(lambdaEnv(config, { db_port: String(proxy.port) }))
@@ -76,7 +76,7 @@ t.test('retry-catch: a database that stays away is caught after the retries and 
     (e: unknown) => e,
   )
   t.ok(error instanceof ExecutionError, 'the execution fails')
-  t.equal((error as ExecutionError).cause?.name, 'DependencyUnavailableError', 'through the DependencyStillUnavailable Fail state')
+  t.equal(((error as ExecutionError).cause as Error | undefined)?.name, 'DependencyUnavailableError', 'through the DependencyStillUnavailable Fail state')
   t.equal(calls.length, 6, 'the first attempt and 5 retries')
   t.ok(calls.every((c) => c.error === 'DependencyUnavailableError'))
 })

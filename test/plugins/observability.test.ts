@@ -63,7 +63,9 @@ t.test('POST /mint emits the spec custom metrics as CloudWatch EMF under metrics
     'id_minter.failure_count',
     'id_minter.processing_time',
     'id_minter.success_count',
+    'id_minter.superseded_count',
   ])
+  t.equal(emf['id_minter.superseded_count'], 0, 'copies the index already held newer (none here)')
   t.equal(emf['id_minter.batch_size'], 2)
   t.equal(emf['id_minter.success_count'], 1)
   t.equal(emf['id_minter.failure_count'], 1)

@@ -75,6 +75,15 @@ export function createIdentifierStore({ primary, replica = primary, ready, timeo
   }
 
   /**
+   * Of keys the replica did not find, those the primary has, keyed by keyOf(). A read replica lags
+   * the primary by moments, so a key minted just now (a predecessor, say) must be asked of the
+   * primary before it counts as unknown. Without a separate replica there is nothing to ask.
+   */
+  async function confirmMissing(keys: IdentifierKey[]): Promise<Map<string, string>> {
+    return replica === primary ? new Map() : lookup(keys, 'primary')
+  }
+
+  /**
    * Stores mappings for keys that had none at look-up time, in one transaction: new canonical IDs
    * are registered as assigned, then the mappings inserted. Where a concurrent request got there
    * first, its mapping stands and ours is dropped, so every caller agrees on one canonical ID.
@@ -153,7 +162,7 @@ export function createIdentifierStore({ primary, replica = primary, ready, timeo
     })
   }
 
-  return { lookup, assign }
+  return { lookup, confirmMissing, assign }
 }
 
 type Row = [ontologyType: string, sourceSystem: string, sourceId: string, canonicalId: string]
