@@ -6,6 +6,7 @@ import t from 'tap'
 import { makeWork } from '../../fixtures/works.js'
 import { localEnv } from '../../fixtures/local-env.js'
 import { databaseOptions } from '../../src/plugins/database.js'
+import { openDatabase } from '../../src/services/identifier-store/database.js'
 import { importLegacyIdentifiers, parseSource } from '../../src/services/legacy-import/index.js'
 import { adminConnection, isolatedConfig, mint, setup, type Teardown } from '../helpers.js'
 
@@ -194,35 +195,77 @@ t.test('db:import: killed halfway and run again, then stopped with Ctrl-C and ru
   const config = targetConfig(t, 'import-resume')
   const database = config.IDENTIFIERS_DATABASE
   const progressRows = async () => {
-    const found = await legacy.sql<{ Counts: string; Phase: string }>(`SELECT Phase, Counts FROM \`${database}\`.legacy_import_progress`).catch(() => [])
+    const found = await legacy.sql<{ Counts: string; Phase: string }>(`SELECT Phase, Counts FROM \`${database}\`.legacy_import_progress`)
     const counts = found[0] ? (JSON.parse(found[0].Counts) as { byType: Record<string, { rows: number }> }) : undefined
     return { phase: found[0]?.Phase, rows: counts ? Object.values(counts.byType).reduce((sum, c) => sum + c.rows, 0) : 0 }
   }
-  const stopWhen = async (run: ReturnType<typeof runCli>, rowsAtLeast: number, signal: NodeJS.Signals) => {
-    for (let i = 0; i < 3000; i++) {
-      if ((await progressRows()).rows >= rowsAtLeast) break
+  const until = async (what: string, condition: () => Promise<boolean>) => {
+    for (let i = 0; i < 2000; i++) {
+      if (await condition()) return
       await new Promise((resolve) => setTimeout(resolve, 10))
     }
-    run.child.kill(signal)
-    return run.exited
+    throw new Error(`timed out waiting for ${what}`)
+  }
+  // The batches are stopped at a known place: the test inserts, uncommitted, the canonical ID that
+  // opens batch `n`, so the import waits on that row's lock inside batch n's transaction, with
+  // every batch before it committed.
+  const sortedIds = rows.map((row) => row[0] as string).sort()
+  const blockBatch = async (n: number) => {
+    const blocker = await adminConnection()
+    await blocker.query('BEGIN')
+    await blocker.query(`INSERT INTO \`${database}\`.canonical_ids (CanonicalId, Status) VALUES (?, 'assigned')`, [sortedIds[n * 100]])
+    return blocker
+  }
+  const importerWaiting = async () => {
+    const [waiting] = await legacy.sql<{ n: number }>(
+      `SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
+        WHERE t.trx_state = 'LOCK WAIT' AND p.DB = ?`,
+      [database],
+    )
+    return Number(waiting?.n) > 0
+  }
+  const importerGone = async () => {
+    const [connected] = await legacy.sql<{ n: number }>('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ?', [database])
+    return Number(connected?.n) === 0
   }
   const args = ['--source', legacy.url, '--batch-size', '100']
+  const admin = await adminConnection()
+  await admin.query(`CREATE DATABASE \`${database}\``)
+  await admin.end()
+  const migrated = openDatabase({ ...databaseOptions(config), applyMigrations: true })
+  await migrated.applyMigrations()
+  await migrated.close()
 
-  const killed = await stopWhen(runCli(database, args), 2000, 'SIGKILL')
-  t.equal(killed.signal, 'SIGKILL')
-  const afterKill = await progressRows()
-  t.equal(afterKill.phase, 'identifiers', 'the pass was left unfinished')
-  t.ok(afterKill.rows > 0 && afterKill.rows < total, `killed after ${afterKill.rows} of ${total} rows`)
+  let blocker = await blockBatch(20)
+  const killed = runCli(database, args)
+  await until('the import to wait inside batch 21', async () => (await progressRows().catch(() => ({ rows: 0 }))).rows === 2000 && (await importerWaiting()))
+  killed.child.kill('SIGKILL')
+  t.equal((await killed.exited).signal, 'SIGKILL')
+  // The server notices the dead client once its statement stops waiting, and rolls back the batch
+  // whose COMMIT never came.
+  await blocker.query('ROLLBACK')
+  await blocker.end()
+  await until('the server to drop the killed connection', importerGone)
+  t.same(await progressRows(), { phase: 'identifiers', rows: 2000 }, 'the pass is unfinished at the last committed batch')
   const [partial] = await legacy.sql<{ n: number }>(`SELECT COUNT(*) AS n FROM \`${database}\`.identifiers`)
-  t.equal(Number(partial?.n), afterKill.rows, 'what the progress row records is exactly what was committed')
+  t.equal(Number(partial?.n), 2000, 'the batch in flight when it was killed left nothing')
 
-  const interrupted = await stopWhen(runCli(database, args), afterKill.rows + 2000, 'SIGINT')
-  t.equal(interrupted.code, 130, 'Ctrl-C: exit code 130', { output: interrupted.output })
-  t.match(interrupted.output, /resuming the unfinished import at/)
-  t.match(interrupted.output, /stopped after a committed batch: run the same command again to continue/)
+  blocker = await blockBatch(60)
+  const interrupted = runCli(database, args)
+  await until('the import to wait inside batch 61', async () => (await progressRows()).rows === 6000 && (await importerWaiting()))
+  interrupted.child.kill('SIGINT')
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  await blocker.query('ROLLBACK')
+  await blocker.end()
+  const stopped = await interrupted.exited
+  t.equal(stopped.code, 130, 'Ctrl-C: exit code 130', { output: stopped.output })
+  t.match(stopped.output, /resuming the unfinished import at 2,000 of 20,000 rows/)
+  t.match(stopped.output, /stopped after a committed batch: run the same command again to continue/)
+  t.same(await progressRows(), { phase: 'identifiers', rows: 6100 }, 'Ctrl-C let the batch in flight commit, and started no other')
 
   const finished = await runCli(database, args).exited
   t.equal(finished.code, 0, 'exit code 0: imported and verified', { output: finished.output })
+  t.match(finished.output, /resuming the unfinished import at 6,100 of 20,000 rows/)
 
   // The expectation comes straight from the legacy table, converted by the server.
   const expected = await legacy.sql<{ t: string; s: string; v: string; c: string }>(
