@@ -2,7 +2,8 @@ import mysql, { type Pool, type RowDataPacket } from 'mysql2/promise'
 import { CANONICAL_ID_LENGTH, CANONICAL_ID_PATTERN } from '../canonical-id.js'
 import { limits } from '../identifier-store/schema.js'
 import type { LegacyLayout } from './source.js'
-import { conceptFamily, quote, selectMapping, storedTypeBytes, utf8, utf8Bytes, utf8Exact, utf8Of } from './sql.js'
+import { storedOntologyType } from '../work-identifiers.js'
+import { conceptFamily, legacyTypeBytes, quote, selectMapping, storedTypeBytes, utf8, utf8Bytes, utf8Exact, utf8Of } from './sql.js'
 
 /** What a pre-write check found: how many rows, a few of them, and what it means. */
 export interface Finding {
@@ -63,7 +64,7 @@ export async function checkLegacy(pool: Pool, layout: LegacyLayout): Promise<Che
   }
 
   interface ScanRow extends RowDataPacket {
-    type: Buffer | null
+    type: string | null
     n: number
     badId: string | null
     outsideAlphabet: string | null
@@ -72,13 +73,16 @@ export async function checkLegacy(pool: Pool, layout: LegacyLayout): Promise<Che
     subtype: string | null
   }
   const [scan] = await pool.query<ScanRow[]>(
-    `SELECT ${storedTypeBytes(type.name)} AS type, COUNT(*) AS n,
+    `SELECT ${utf8Of(`MIN(${quote(type.name)})`)} AS type, COUNT(*) AS n,
             ${Object.entries(conditions).map(([name, condition]) => `SUM(${condition}) AS ${name}`).join(', ')}
-       FROM ${t} GROUP BY type`,
+       FROM ${t} GROUP BY ${legacyTypeBytes(type.name)}`,
   )
   const total = (name: keyof typeof conditions) => scan.reduce((sum, row) => sum + Number(row[name] ?? 0), 0)
   const rowsByType: Record<string, number> = {}
-  for (const row of scan) rowsByType[row.type === null ? 'NULL' : row.type.toString('utf8')] = Number(row.n)
+  for (const row of scan) {
+    const stored = row.type === null ? 'NULL' : storedOntologyType(row.type)
+    rowsByType[stored] = (rowsByType[stored] ?? 0) + Number(row.n)
+  }
 
   const examples = async (condition: string): Promise<string[]> => {
     const [rows] = await pool.query({ sql: `SELECT ${selectMapping(layout)} FROM ${t} WHERE ${condition} LIMIT ${EXAMPLES}`, rowsAsArray: true })

@@ -27,6 +27,12 @@ export function storedTypeBytes(column: string): string {
   return `CAST(CASE WHEN CAST(${quote(column)} AS BINARY) IN (${subtypes}) THEN 'Concept' ELSE ${utf8(column)} END AS BINARY)`
 }
 
+/**
+ * The legacy ontology type's own bytes, to group by: much cheaper for the server than grouping by
+ * storedTypeBytes(), and byte-equal types are the same type here once normalised in code.
+ */
+export const legacyTypeBytes = (column: string): string => `CAST(${quote(column)} AS BINARY)`
+
 /** A condition true for the Concept subtypes and Concept itself: the rows normalisation can fold together. */
 export function conceptFamily(column: string): string {
   const types = ['Concept', ...CONCEPT_SUBTYPES].map((t) => mysql.escape(t)).join(', ')

@@ -6,7 +6,8 @@ import type { CheckReport } from './checks.js'
 import { unusedCanonicalIds } from './checks.js'
 import type { PassCounts } from './copy.js'
 import type { LegacyLayout } from './source.js'
-import { quote, selectMapping, storedTypeBytes } from './sql.js'
+import { legacyTypeBytes, quote, selectMapping, utf8Of } from './sql.js'
+import { Deadline } from '../deadline.js'
 
 export interface TypeVerification {
   /** Ontology type as stored here. */
@@ -55,11 +56,16 @@ export async function verifyImport({ legacy, target, layout, checks, counts, sto
   const problems: string[] = []
   const t = quote(layout.table)
 
-  const [legacyRows] = await legacy.query<Array<RowDataPacket & { type: Buffer | null; n: number }>>(
-    `SELECT ${storedTypeBytes(layout.columns.OntologyType.name)} AS type, COUNT(*) AS n FROM ${t} GROUP BY type`,
+  const typeColumn = layout.columns.OntologyType.name
+  const [legacyRows] = await legacy.query<Array<RowDataPacket & { type: string | null; n: number }>>(
+    `SELECT ${utf8Of(`MIN(${quote(typeColumn)})`)} AS type, COUNT(*) AS n FROM ${t} GROUP BY ${legacyTypeBytes(typeColumn)}`,
   )
   const [ourRows] = await target.query<Array<RowDataPacket & { type: Buffer; n: number }>>('SELECT OntologyType AS type, COUNT(*) AS n FROM identifiers GROUP BY OntologyType')
-  const legacyByType = new Map(legacyRows.map((row) => [row.type === null ? 'NULL' : row.type.toString('utf8'), Number(row.n)]))
+  const legacyByType = new Map<string, number>()
+  for (const row of legacyRows) {
+    const stored = row.type === null ? 'NULL' : storedOntologyType(row.type)
+    legacyByType.set(stored, (legacyByType.get(stored) ?? 0) + Number(row.n))
+  }
   const ourByType = new Map(ourRows.map((row) => [row.type.toString('utf8'), Number(row.n)]))
   const types = [...new Set([...legacyByType.keys(), ...Object.keys(counts.byType)])].sort()
   const byType = types.map((type): TypeVerification => {
@@ -114,7 +120,7 @@ async function checkSample(legacy: Pool, layout: LegacyLayout, store: Identifier
     const key = { ontologyType: storedOntologyType(type as string), sourceSystem: system as string, sourceId: id as string }
     expected.set(keyOf(key), { key, legacyType: type as string, canonicalId: canonicalId as string })
   }
-  const found = await store.lookup([...expected.values()].map((e) => e.key), 'primary')
+  const found = await store.lookup([...expected.values()].map((e) => e.key), Deadline.unlimited(), 'primary')
   const problems: string[] = []
   let matched = 0
   for (const [keyId, e] of expected) {
