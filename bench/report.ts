@@ -1,4 +1,5 @@
 import type { CounterDelta } from './counters.js'
+import type { ImportBenchResult } from './import.js'
 import type { Machine } from './environment.js'
 import type { LatencySummary } from './load.js'
 
@@ -129,6 +130,7 @@ export interface BenchResults {
   single?: SingleResult
   lambda?: LambdaResult
   coldStart?: ColdStartResult
+  importer?: ImportBenchResult
   targets: Target[]
 }
 
@@ -143,6 +145,8 @@ export const TARGETS = {
   floorRatio: 0.85,
   coldStartMs: 300,
   largeFanoutRssMiB: 150,
+  /** npm run db:import against INSERT … SELECT of the same rows on the same server (issue 13). */
+  importRatio: 0.5,
 }
 
 const MiB = 1024 * 1024
@@ -203,6 +207,14 @@ export function evaluateTargets(results: Omit<BenchResults, 'targets'>): Target[
         pass: coldStart.measured ? false : undefined,
       })
     }
+  }
+  const importer = results.importer
+  if (importer) {
+    targets.push({
+      target: `db:import of ${importer.rows.toLocaleString('en-GB')} legacy rows >= ${TARGETS.importRatio} x INSERT … SELECT rows/s (whole command: checks, copy, verification)`,
+      measured: importer.ratio === undefined ? `error: ${importer.error?.split('\n')[0] ?? ''}` : `${fixed(importer.ratio, 2)} (copy phase alone ${fixed(importer.copyRatio, 2)})`,
+      pass: importer.ratio === undefined ? false : importer.ratio >= TARGETS.importRatio,
+    })
   }
   const fanout = workloads.filter((w) => w.workload === 'large-fanout' && w.service)
   if (fanout.length > 0) {
@@ -343,6 +355,31 @@ export function renderMarkdown(results: BenchResults): string {
   if (rows.length > 0) {
     out.push('', '### Single request, Step Functions path, cold start (ms)', '')
     out.push(table(['Measurement', 'p50 / median', 'p95', 'min', 'Samples'], rows))
+  }
+
+  const imp = results.importer
+  if (imp) {
+    out.push('', `### Legacy import (${imp.rows.toLocaleString('en-GB')} rows, the Scala pipeline's latin1 layout, same server)`, '')
+    if (imp.error) out.push(`error: ${imp.error}`)
+    const i = imp.importer
+    const r = imp.insertSelect
+    const rate = (n: number | undefined) => (n === undefined ? '–' : Math.round(n).toLocaleString('en-GB'))
+    out.push(
+      table(
+        ['Measurement', 'Seconds', 'Rows/s'],
+        [
+          [`Filling the legacy table (${imp.server === 'mariadb' ? 'INSERT … SELECT from seq_1_to_N' : 'INSERT … SELECT from a recursive CTE'}, then its unique key)`, fixed(imp.fillSeconds, 1), rate(imp.rows / imp.fillSeconds)],
+          ['`npm run db:import`, whole command', fixed(i?.seconds, 1), rate(i?.rowsPerSecond)],
+          ['… pre-write checks', fixed(i?.checksSeconds, 1), ''],
+          [`… copy (batches of ${i?.batchSize ?? '–'}, one transaction each)`, fixed(i?.copySeconds, 1), rate(i?.copyRowsPerSecond)],
+          ['… verification (counts per type, 1000-row sample through the store)', fixed(i?.verificationSeconds, 1), ''],
+          ['INSERT … SELECT into canonical_ids and identifiers', fixed(r?.seconds, 1), rate(r?.rowsPerSecond)],
+          ['… canonical_ids', fixed(r?.canonicalIdsSeconds, 1), ''],
+          ['… identifiers', fixed(r?.identifiersSeconds, 1), ''],
+          ['**db:import ÷ INSERT … SELECT** (whole command / copy phase)', '', `**${fixed(imp.ratio, 2)}** / ${fixed(imp.copyRatio, 2)}`],
+        ],
+      ),
+    )
   }
 
   out.push('', '### Targets', '')

@@ -10,20 +10,26 @@ import { fileURLToPath } from 'node:url'
 import { buildChildren, productionNodeFlags } from './children.js'
 import { ServerCounters } from './counters.js'
 import { closeAdmin, describeMachine, openAdmin } from './environment.js'
+import { DEFAULT_IMPORT_ROWS, measureImport, QUICK_IMPORT_ROWS } from './import.js'
 import { measureColdStart, measureLambda, measureSingle, runWorkload, type Context } from './measure.js'
 import { renderProfile, summariseProfiles } from './profile.js'
 import { evaluateTargets, renderMarkdown, type BenchResults, type Mode } from './report.js'
 import { WORKLOAD_NAMES, WORKLOADS, type WorkloadName } from './workloads.js'
 
 const EXTRAS = ['single-request', 'lambda', 'cold-start'] as const
-const ALL = [...WORKLOAD_NAMES, ...EXTRAS] as const
+/** Run only when named: the import fills and copies millions of rows (minutes, gigabytes). */
+const OPT_IN = ['import'] as const
+const DEFAULT = [...WORKLOAD_NAMES, ...EXTRAS] as const
+const ALL = [...DEFAULT, ...OPT_IN] as const
 type Name = (typeof ALL)[number]
 
 const USAGE = `Usage: npm run bench -- [options]
 
   --workload NAME     run only these (repeatable, or a comma list); default all of:
                       ${WORKLOAD_NAMES.join(', ')},
-                      ${EXTRAS.join(', ')}
+                      ${EXTRAS.join(', ')};
+                      and only when named: import (npm run db:import against INSERT … SELECT)
+  --rows N            legacy rows for the import workload (default ${DEFAULT_IMPORT_ROWS}; ${QUICK_IMPORT_ROWS} with --quick)
   --iterations N      measured passes per workload and mode (default 10; 1 with --quick)
   --quick             fewer works and passes: done in under a minute
   --profile           CPU-profile the service and the floor during the measured passes into
@@ -49,6 +55,7 @@ function parseOptions(argv: string[]) {
     options: {
       workload: { type: 'string', multiple: true },
       iterations: { type: 'string' },
+      rows: { type: 'string' },
       quick: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       'heap-profile': { type: 'boolean', default: false },
@@ -64,16 +71,19 @@ function parseOptions(argv: string[]) {
     process.stdout.write(USAGE)
     process.exit(0)
   }
-  const selected = (values.workload ?? [...ALL]).flatMap((w) => w.split(',')).map((w) => w.trim()).filter(Boolean)
+  const selected = (values.workload ?? [...DEFAULT]).flatMap((w) => w.split(',')).map((w) => w.trim()).filter(Boolean)
   for (const name of selected) {
     if (!(ALL as readonly string[]).includes(name)) throw new Error(`unknown workload "${name}"; choose from ${ALL.join(', ')}`)
   }
   const iterations = values.iterations === undefined ? (values.quick ? 1 : 10) : Number(values.iterations)
   if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`--iterations must be a positive integer, not ${values.iterations}`)
+  const rows = values.rows === undefined ? (values.quick ? QUICK_IMPORT_ROWS : DEFAULT_IMPORT_ROWS) : Number(values.rows)
+  if (!Number.isInteger(rows) || rows < 1) throw new Error(`--rows must be a positive integer, not ${values.rows}`)
   if (values.client !== 'http' && values.client !== 'fetch') throw new Error(`--client must be http or fetch, not ${values.client}`)
   return {
     selected: new Set(selected as Name[]),
     iterations,
+    rows,
     quick: values.quick,
     profile: values.profile,
     heapProfile: values['heap-profile'],
@@ -157,17 +167,20 @@ async function main(): Promise<number> {
     check()
     const coldStart = options.selected.has('cold-start') ? await measureColdStart(ctx) : undefined
     check()
+    const importer = options.selected.has('import') ? await measureImport(ctx, options.rows) : undefined
+    check()
 
     machine.loadAverage.end = Math.round((os.loadavg()[0] ?? 0) * 100) / 100
     const partial: Omit<BenchResults, 'targets'> = {
       startedAt: started.toISOString(),
       durationSeconds: Math.round((performance.now() - t0) / 100) / 10,
-      options: { quick: options.quick, iterations: options.iterations, workloads: [...options.selected], logLevel: options.logLevel, profile: options.profile, client: options.client, serviceNodeFlags: options.serviceNodeFlags },
+      options: { quick: options.quick, iterations: options.iterations, rows: options.rows, workloads: [...options.selected], logLevel: options.logLevel, profile: options.profile, client: options.client, serviceNodeFlags: options.serviceNodeFlags },
       machine,
       workloads,
       ...(single ? { single } : {}),
       ...(lambda ? { lambda } : {}),
       ...(coldStart ? { coldStart } : {}),
+      ...(importer ? { importer } : {}),
     }
     const results: BenchResults = { ...partial, targets: evaluateTargets(partial) }
     const file = `${resultsDir}${stamp}.json`
@@ -178,7 +191,7 @@ async function main(): Promise<number> {
       for (const summary of summariseProfiles(profileDir)) process.stderr.write(`\n${renderProfile(summary)}\n`)
     }
     progress(`done in ${results.durationSeconds} s`)
-    const failed = workloads.some((w) => w.error) || single?.error || lambda?.error || (coldStart && 'error' in coldStart)
+    const failed = workloads.some((w) => w.error) || single?.error || lambda?.error || (coldStart && 'error' in coldStart) || importer?.error
     return failed ? 1 : 0
   } catch (error) {
     if (error instanceof Interrupted) return 130
