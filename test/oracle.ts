@@ -113,3 +113,103 @@ export function identifiedCopyProblems(source: Tree, identified: Tree, path = '$
   if (keys(expected) !== keys(target.entries)) return [`${path}: keys ${keys(target.entries)}, expected ${keys(expected)}`]
   return expected.flatMap(([key, value], i) => identifiedCopyProblems(value, (target.entries[i] as [string, Tree])[1], `${path}.${key}`))
 }
+
+/**
+ * The identifiable nodes of a work, read straight from README's contract by a plain recursive walk
+ * (kept apart from src/services/work-identifiers.ts, whose explicit-stack walker it checks):
+ * - a node is any object with an own `sourceIdentifier` key, at any depth, the work itself included;
+ * - the walk does not look inside a node's `sourceIdentifier` or `predecessorIdentifier`;
+ * - a node's key is (ontologyType, identifierType.id, value), the Concept subtypes stored as Concept;
+ *   a `predecessorIdentifier` that is not null names its predecessor, read the same way;
+ * - each of the three is a non-empty, well-formed string of at most 64, 255 and 1020 UTF-8 bytes (the
+ *   VARBINARY columns of migrations/0000_initial.sql), read from the identifier's own fields only;
+ * - the root is `state` when the work has an own `state` key, otherwise the work itself.
+ */
+export interface IdentifierKey {
+  ontologyType: string
+  sourceSystem: string
+  sourceId: string
+}
+
+export interface WorkNode {
+  /** Where the node sits: $, then .name, ["odd name"] or [index]. */
+  path: string
+  node: Record<string, unknown>
+  /** Absent when the node's sourceIdentifier is malformed (see `problems`). */
+  key?: IdentifierKey
+  predecessor?: IdentifierKey
+}
+
+/** One reason an identifier is malformed: where it is, which of its fields, and what is wrong. */
+export interface IdentifierProblem {
+  /** The identifier's path: the node's path and `.sourceIdentifier` or `.predecessorIdentifier`. */
+  at: string
+  /** '' for the identifier itself; otherwise identifierType, identifierType.id, ontologyType or value. */
+  field: string
+  why: 'not an object' | 'not a non-empty string' | 'not well-formed' | 'too long'
+}
+
+export interface WorkReading {
+  nodes: WorkNode[]
+  /** The root node, if the root object is a node. */
+  root?: WorkNode
+  /** Every malformation in every identifier, in document order; a mint of the work fails if there is one. */
+  problems: IdentifierProblem[]
+  /** False when the work is not a JSON object (then it has no nodes). */
+  isObject: boolean
+}
+
+const CONCEPTS = ['Person', 'Organisation', 'Place', 'Agent', 'Meeting', 'Genre', 'Period']
+const MAX_BYTES = { ontologyType: 64, 'identifierType.id': 255, value: 1020 } as const
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
+const own = (object: Record<string, unknown>, key: string): unknown => (Object.hasOwn(object, key) ? object[key] : undefined)
+const step = (key: string) => (/^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`)
+
+function readIdentifier(value: unknown, at: string, problems: IdentifierProblem[]): IdentifierKey | undefined {
+  if (!isPlainObject(value)) return void problems.push({ at, field: '', why: 'not an object' })
+  const before = problems.length
+  const text = (field: keyof typeof MAX_BYTES, text: unknown): string => {
+    if (typeof text !== 'string' || text === '') problems.push({ at, field, why: 'not a non-empty string' })
+    else if (!text.isWellFormed()) problems.push({ at, field, why: 'not well-formed' })
+    else if (new TextEncoder().encode(text).length > MAX_BYTES[field]) problems.push({ at, field, why: 'too long' })
+    return text as string
+  }
+  const identifierType = own(value, 'identifierType')
+  if (!isPlainObject(identifierType)) problems.push({ at, field: 'identifierType', why: 'not an object' })
+  const ontologyType = text('ontologyType', own(value, 'ontologyType'))
+  const sourceSystem = isPlainObject(identifierType) ? text('identifierType.id', own(identifierType, 'id')) : ''
+  const sourceId = text('value', own(value, 'value'))
+  if (problems.length > before) return undefined
+  return { ontologyType: CONCEPTS.includes(ontologyType) ? 'Concept' : ontologyType, sourceSystem, sourceId }
+}
+
+export function readWork(work: unknown): WorkReading {
+  const reading: WorkReading = { nodes: [], problems: [], isObject: isPlainObject(work) }
+  if (!isPlainObject(work)) return reading
+  const walk = (value: unknown, path: string): void => {
+    if (Array.isArray(value)) return value.forEach((item, i) => walk(item, `${path}[${i}]`))
+    if (!isPlainObject(value)) return
+    const isNode = Object.hasOwn(value, 'sourceIdentifier')
+    if (isNode) {
+      const found: WorkNode = { path, node: value }
+      const key = readIdentifier(value.sourceIdentifier, `${path}.sourceIdentifier`, reading.problems)
+      if (key) found.key = key
+      const predecessor = own(value, 'predecessorIdentifier')
+      if (predecessor !== undefined && predecessor !== null) {
+        const predecessorKey = readIdentifier(predecessor, `${path}.predecessorIdentifier`, reading.problems)
+        if (predecessorKey) found.predecessor = predecessorKey
+      }
+      reading.nodes.push(found)
+    }
+    for (const key of Object.keys(value)) {
+      if (isNode && (key === 'sourceIdentifier' || key === 'predecessorIdentifier')) continue
+      walk(value[key], `${path}${step(key)}`)
+    }
+  }
+  walk(work, '$')
+  const rootObject = Object.hasOwn(work, 'state') ? work.state : work
+  const root = reading.nodes.find((n) => n.node === rootObject)
+  if (root) reading.root = root
+  return reading
+}

@@ -8,10 +8,10 @@ import net from 'node:net'
 import { buildApp, type App } from '../../src/app.js'
 import type { Config } from '../../src/config.js'
 import { keyOf } from '../../src/services/identifier-store/keys.js'
-import { findIdentifiableNodes } from '../../src/services/work-identifiers.js'
 import { seedSourceWorks } from '../../fixtures/indices.js'
 import { localEnv } from '../../fixtures/local-env.js'
 import { isolatedConfig, prepareStores, type Teardown } from '../helpers.js'
+import { readWork, type IdentifierKey, type IdentifierProblem } from '../oracle.js'
 
 export interface Row {
   OntologyType: string
@@ -70,27 +70,34 @@ export async function directDatabase(t: Teardown, database: string) {
 
 export const rowKey = (row: Row) => keyOf({ ontologyType: row.OntologyType, sourceSystem: row.SourceSystem, sourceId: row.SourceId })
 
-/** The keys (keyOf form) of every identifiable node of a work, as the minter reads them. */
+const describeProblem = (p: IdentifierProblem) => `${p.at}${p.field ? ` ${p.field}` : ''}: ${p.why}`
+
+/**
+ * The keys (keyOf form, the identifiers table's) of every identifiable node of a work, read by the
+ * oracle's own walk (test/oracle.ts), not by the minter's.
+ */
 export function workKeys(work: unknown): { root: string; keys: string[]; predecessors: string[] } {
-  const analysis = findIdentifiableNodes(structuredClone(work))
-  if (!analysis.ok) throw new Error(`test work is not identifiable: ${analysis.reason}`)
+  const reading = readWork(work)
+  if (reading.problems.length > 0) throw new Error(`test work has a malformed identifier: ${describeProblem(reading.problems[0] as IdentifierProblem)}`)
+  if (!reading.root?.key) throw new Error('test work has no root identifier')
   return {
-    root: keyOf(analysis.root.key),
-    keys: [...new Set(analysis.nodes.map((n) => keyOf(n.key)))],
-    predecessors: analysis.nodes.flatMap((n) => (n.predecessor ? [keyOf(n.predecessor)] : [])),
+    root: keyOf(reading.root.key),
+    keys: [...new Set(reading.nodes.map((n) => keyOf(n.key as IdentifierKey)))],
+    predecessors: reading.nodes.flatMap((n) => (n.predecessor ? [keyOf(n.predecessor)] : [])),
   }
 }
 
 /**
- * Checks an indexed work against the database: every node with a sourceIdentifier carries the
- * canonical ID its key maps to. Returns the problems found (empty when consistent).
+ * Checks an indexed work against the database, by the oracle's walk: every node with a
+ * sourceIdentifier carries the canonical ID its key maps to. Returns the problems found (empty when consistent).
  */
 export function embeddedIdProblems(indexed: unknown, mapping: Map<string, string>): string[] {
-  const copy = structuredClone(indexed)
-  const analysis = findIdentifiableNodes(copy)
-  if (!analysis.ok) return [`indexed work is not identifiable: ${analysis.reason}`]
-  const problems: string[] = []
-  for (const node of analysis.nodes) {
+  const reading = readWork(indexed)
+  if (!reading.isObject) return ['indexed work is not a JSON object']
+  const problems = reading.problems.map((p) => `malformed identifier ${describeProblem(p)}`)
+  if (!reading.root) problems.push('indexed work has no root node')
+  for (const node of reading.nodes) {
+    if (!node.key) continue
     const expected = mapping.get(keyOf(node.key))
     if (expected === undefined) problems.push(`${node.path}: no mapping in the database`)
     else if (node.node.canonicalId !== expected) problems.push(`${node.path}: canonicalId ${String(node.node.canonicalId)} but database says ${expected}`)
