@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import t from 'tap'
 import { loadConfig } from '../src/config.js'
 import { localEnv } from '../fixtures/local-env.js'
@@ -33,4 +35,31 @@ t.test('loadConfig never repeats a secret in its error', async (t) => {
     }
   })()
   t.notMatch(error?.message ?? '', /xxx/)
+})
+
+t.test('src/server.ts: a configuration error stops start-up with one line on stderr that repeats no secret', async (t) => {
+  const secrets = { db_password: 'sentinel-db-password-3e71', API_KEYS: 'sentinel-api-key-c90d', es_apikey: 'sentinel-es-apikey-52af', es_downstream_password: 'sentinel-es-password-0b84' }
+  const cases: Array<[string, Record<string, string>, RegExp]> = [
+    ['max_connections=0', { max_connections: '0', es_downstream_username: 'elastic' }, /^Invalid configuration: max_connections=0: /],
+    ['a password without a user', {}, /^Invalid configuration: es_downstream_username is required when es_downstream_password is set$/],
+  ]
+  for (const [what, env, line] of cases) {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+      env: { PATH: process.env.PATH ?? '', ...localEnv, ...secrets, LOG_LEVEL: 'trace', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (data: Buffer) => (stdout += data.toString()))
+    child.stderr.on('data', (data: Buffer) => (stderr += data.toString()))
+    // A configuration that loaded would start a server: stop it rather than wait for ever.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
+    const [code] = (await once(child, 'close')) as [number | null]
+    clearTimeout(timer)
+    t.equal(code, 1, `${what}: exit code 1`)
+    const lines = stderr.split('\n').filter(Boolean)
+    t.equal(lines.length, 1, `${what}: one line on stderr`)
+    t.match(lines[0], line, `${what}: the line names the variable: ${lines[0]}`)
+    for (const [name, secret] of Object.entries(secrets)) t.notOk(`${stdout}\n${stderr}`.includes(secret), `${what}: ${name} is not repeated`)
+  }
 })

