@@ -58,8 +58,10 @@ COPY migrations ./migrations
 # The `node` user of the official image.
 USER node
 EXPOSE 8080
+# Liveness only: a dependency outage makes /health (readiness) 503 on every container at once, and
+# an orchestrator that replaced them all for it would fix nothing.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/health/live').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "dist/server.js"]
 
 # ---- the Lambda images: the bundle on the AWS Lambda Node.js 24 base image ----

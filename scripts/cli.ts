@@ -1,6 +1,8 @@
 // Shared by the operator commands (scripts/*.ts): strict argument parsing, so a mistyped flag stops
 // the command with a one-line message and exit code 2 instead of being ignored.
 import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { ConfigError, loadDatabaseConfig, type DatabaseConfig } from '../src/config.js'
+import { localEnvironment } from '../fixtures/local-env.js'
 
 export function parseCommandLine<const T extends NonNullable<ParseArgsConfig['options']>>(
   options: T,
@@ -12,5 +14,21 @@ export function parseCommandLine<const T extends NonNullable<ParseArgsConfig['op
   } catch (error) {
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n${usage}\n`)
     process.exit(2)
+  }
+}
+
+/**
+ * The database configuration of an operator command: the environment's, validated as the service
+ * validates it, so that a missing variable stops the command with one line naming it. `--local`
+ * fills unset variables with the defaults of `npm run services` (dev and test only): a forgotten
+ * variable must never quietly point a command at localhost's root.
+ */
+export function operatorDatabaseConfig(local: boolean): DatabaseConfig {
+  try {
+    return loadDatabaseConfig(local ? localEnvironment() : process.env)
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    process.stderr.write(`${error.message} (for the local services of npm run services, add --local)\n`)
+    process.exit(1)
   }
 }

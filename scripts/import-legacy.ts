@@ -1,11 +1,9 @@
 // `npm run db:import -- --source mysql://user:password@host:port/database [--table identifiers]`:
 // copies a legacy identifiers table into IDENTIFIERS_DATABASE (configured as for db:migrate).
 import cliProgress from 'cli-progress'
-import { loadConfig } from '../src/config.js'
 import { databaseOptions } from '../src/plugins/database.js'
 import { importLegacyIdentifiers, parseSource, type ImportEvent, type ImportResult } from '../src/services/legacy-import/index.js'
-import { localEnvironment } from '../fixtures/local-env.js'
-import { parseCommandLine } from './cli.js'
+import { operatorDatabaseConfig, parseCommandLine } from './cli.js'
 
 const USAGE = `Usage: npm run db:import -- --source mysql://user:password@host:port/database [options]
 
@@ -15,8 +13,10 @@ const USAGE = `Usage: npm run db:import -- --source mysql://user:password@host:p
   --batch-size N     legacy rows per batch and transaction (default 5000)
   --sample N         legacy rows looked up through the identifier store at the end (default 1000)
   --restart          start a new pass even if an earlier run left one unfinished
+  --local            use npm run services' MariaDB for database variables not set (dev and test)
 
-The target is IDENTIFIERS_DATABASE on cluster_url, as for npm run db:migrate.
+The target is IDENTIFIERS_DATABASE on cluster_url, as for npm run db:migrate: a missing variable
+stops the command.
 Exit codes: 0 imported and verified; 1 conflicts, a failed verification or an error;
 2 bad arguments; 3 a pre-write check failed (nothing written); 130 stopped by Ctrl-C (run again to resume).`
 
@@ -29,6 +29,7 @@ const args = parseCommandLine(
     'batch-size': { type: 'string', default: '5000' },
     sample: { type: 'string', default: '1000' },
     restart: { type: 'boolean', default: false },
+    local: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
   USAGE,
@@ -58,7 +59,7 @@ try {
 }
 const batchSize = positiveInteger('batch-size', args['batch-size'])
 const sampleSize = positiveInteger('sample', args.sample, true)
-const config = loadConfig(localEnvironment())
+const config = operatorDatabaseConfig(args.local)
 
 const out = (line = '') => process.stdout.write(`${line}\n`)
 const number = (n: number) => n.toLocaleString('en-GB')

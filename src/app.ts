@@ -27,6 +27,8 @@ declare module 'fastify' {
 export interface BuildOptions {
   /** Where log lines go (tests read them); standard output when omitted. */
   logStream?: NodeJS.WritableStream
+  /** The secret the Lambda adapter's direct invocations present instead of an API key (plugins/api-keys.ts). */
+  internalToken?: string
 }
 
 /** A correlation id a caller may send in x-request-id: short and printable, or we make our own. */
@@ -55,7 +57,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   await app.register(databasePlugin, config)
   await app.register(elasticsearchPlugin, config)
   await app.register(observabilityPlugin, config)
-  await app.register(apiKeysPlugin, config)
+  await app.register(apiKeysPlugin, { config, ...(options.internalToken ? { internalToken: options.internalToken } : {}) })
   // Security headers on every response; the Swagger UI pages set their own content policy.
   await app.register(helmet, { contentSecurityPolicy: { directives: { 'upgrade-insecure-requests': null } } })
   await app.register(swaggerPlugin, { ui: config.SWAGGER_UI })
@@ -97,6 +99,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
     target: app.elasticsearch.target,
     sourceIndex: config.es_source_index,
     targetIndex: config.es_identified_index,
+    maxBulkBytes: config.BULK_MAX_BYTES,
   })
   const identifiers = createIdentifierStore({
     primary: app.database.primaryPool,

@@ -1,4 +1,4 @@
-import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 
 const NonEmpty = (description: string) => Type.String({ minLength: 1, description })
@@ -42,6 +42,28 @@ export const ConfigSchema = Type.Object({
   es_downstream_username: Type.Optional(NonEmpty('User for the target Elasticsearch (with es_downstream_password).')),
   es_downstream_password: Secret('Password for the target Elasticsearch.'),
   es_identified_index: NonEmpty('Index the identified works are written to.'),
+
+  MINT_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 900_000,
+    default: 25_000,
+    description:
+      'Budget of one mint over HTTP, in ms, shared by all its stages (reading works, the database, indexing); when it runs out the mint answers 503 and its database work is cancelled.',
+  }),
+  LAMBDA_TIMEOUT_MARGIN_MS: Type.Integer({
+    minimum: 0,
+    maximum: 60_000,
+    default: 3_000,
+    description:
+      "In Lambda a mint's budget is the invocation's remaining time (context.getRemainingTimeInMillis()) minus this margin, in ms, so that it answers DependencyUnavailableError before the platform stops it.",
+  }),
+  BULK_MAX_BYTES: Type.Integer({
+    minimum: 1024,
+    maximum: 100 * 1024 * 1024,
+    default: 10 * 1024 * 1024,
+    description:
+      "Largest bulk request sent to the identified index, in bytes (10 MiB, small managed clusters' http.max_content_length); a 413 still splits a request in halves.",
+  }),
 
   metrics_namespace: Type.String({ minLength: 1, default: 'id-minter', description: 'CloudWatch metrics namespace.' }),
   LOG_LEVEL: Type.Union(
@@ -90,23 +112,45 @@ export const secretNames = Object.keys(properties).filter(isSecret)
  * Reads and validates the configuration; the first problem is thrown as one line naming the variable.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const config = validated(ConfigSchema, env)
+  if (config.es_downstream_password !== undefined && config.es_downstream_username === undefined) {
+    throw new ConfigError('Invalid configuration: es_downstream_username is required when es_downstream_password is set')
+  }
+  return config
+}
+
+/** The variables a database-only command (db:migrate, db:import) needs: the service's own names and rules. */
+export const DatabaseConfigSchema = Type.Pick(ConfigSchema, [
+  'cluster_url',
+  'cluster_url_readonly',
+  'db_port',
+  'db_username',
+  'db_password',
+  'max_connections',
+  'IDENTIFIERS_DATABASE',
+  'APPLY_MIGRATIONS',
+])
+export type DatabaseConfig = Static<typeof DatabaseConfigSchema>
+
+/** Reads and validates only the database variables, as loadConfig does the whole configuration. */
+export function loadDatabaseConfig(env: NodeJS.ProcessEnv = process.env): DatabaseConfig {
+  return validated(DatabaseConfigSchema, env)
+}
+
+function validated<T extends TObject>(schema: T, env: NodeJS.ProcessEnv): Static<T> {
   const raw: Record<string, unknown> = {}
-  for (const name of Object.keys(properties)) {
+  for (const name of Object.keys(schema.properties)) {
     const value = env[name]
     // An empty variable means "not set": deployment templates often render unset values as "".
     if (value !== undefined && value !== '') raw[name] = name === 'LOG_LEVEL' ? value.toLowerCase() : value
   }
-  const candidate = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, raw)) as Record<string, unknown>
-  const error = Value.Errors(ConfigSchema, candidate).First()
+  const candidate = Value.Default(schema, Value.Convert(schema, raw)) as Record<string, unknown>
+  const error = Value.Errors(schema, candidate).First()
   if (error) {
     const name = error.path.replace(/^\//, '').split('/')[0] ?? error.path
     if (raw[name] === undefined) throw new ConfigError(`Invalid configuration: ${name} is required but not set`)
     const shown = isSecret(name) ? '(value hidden)' : JSON.stringify(raw[name])
     throw new ConfigError(`Invalid configuration: ${name}=${shown}: ${error.message.toLowerCase()}`)
   }
-  const config = candidate as Config
-  if (config.es_downstream_password !== undefined && config.es_downstream_username === undefined) {
-    throw new ConfigError('Invalid configuration: es_downstream_username is required when es_downstream_password is set')
-  }
-  return config
+  return candidate as Static<T>
 }

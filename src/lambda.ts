@@ -1,8 +1,11 @@
 import awsLambdaFastify from '@fastify/aws-lambda'
 import type { FastifyInstance } from 'fastify'
 import type { Context } from 'aws-lambda'
+import { randomBytes } from 'node:crypto'
 import { buildApp } from './app.js'
 import { loadConfig } from './config.js'
+import { INTERNAL_HEADER } from './plugins/api-keys.js'
+import { BUDGET_HEADER } from './routes/mint.js'
 import { DependencyUnavailableError } from './services/errors.js'
 import type { MintResult } from './services/minter.js'
 
@@ -18,8 +21,12 @@ export class MintingError extends Error {
   override name = 'MintingError'
 }
 
-// Initialised once per container, outside the handler, and reused by every invocation. Callers
-// of the Lambda are authorised by IAM, so the HTTP API keys do not apply here. A promise rather
+// Initialised once per container, outside the handler, and reused by every invocation. Direct
+// invocations (Step Functions) are authorised by IAM: the adapter's requests for them carry this
+// container's random internal token instead of an API key. HTTP-shaped events (Function URL, ALB,
+// API Gateway) reach the app as any HTTP request does, so the configured API keys apply to them.
+const internalToken = randomBytes(32).toString('base64url')
+// A promise rather
 // than a top-level await, so that the deployed bundle can be CommonJS (which is what lets it carry
 // a V8 code cache: see src/lambda-entry.ts); the entry awaits it, so a failed start-up still
 // fails the Lambda init phase.
@@ -29,7 +36,7 @@ ready.catch(() => {})
 let proxy: ((event: unknown, context: Context) => Promise<unknown>) | undefined
 
 async function start(): Promise<FastifyInstance> {
-  const app = await buildApp({ ...loadConfig(), API_KEYS: undefined, API_KEY_HASHES: undefined })
+  const app = await buildApp(loadConfig(), { internalToken })
   proxy = awsLambdaFastify(app)
   await app.ready()
   return app
@@ -65,10 +72,17 @@ async function invokeMint(app: FastifyInstance, event: DirectInvocation, context
     // JSON.stringify recurses: an event nested thousands deep overflows the stack. No mint request is.
     return invalid('the event is nested too deeply')
   }
+  // The invocation's remaining time, less the margin, is the mint's budget: it answers before Lambda stops it.
+  const remaining = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : undefined
   const response = await app.inject({
     method: 'POST',
     url: '/mint',
-    headers: { 'content-type': 'application/json', 'x-request-id': context?.awsRequestId ?? '' },
+    headers: {
+      'content-type': 'application/json',
+      'x-request-id': context?.awsRequestId ?? '',
+      [INTERNAL_HEADER]: internalToken,
+      ...(remaining !== undefined ? { [BUDGET_HEADER]: String(remaining - app.config.LAMBDA_TIMEOUT_MARGIN_MS) } : {}),
+    },
     payload,
   })
   const body = response.json() as MintResult & { message?: string }

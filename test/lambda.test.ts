@@ -101,3 +101,37 @@ t.test('lambda handler throws DependencyUnavailableError by name when the databa
     message: /Database unavailable/,
   })
 })
+
+t.test('lambda handler applies the configured API keys to HTTP-shaped events, not to direct invocations', async (t) => {
+  // A third instance of the module, built with API_KEYS set.
+  Object.assign(process.env, { db_port: localEnv.db_port, APPLY_MIGRATIONS: 'true', API_KEYS: 'lambda-key-1' })
+  t.teardown(() => {
+    delete process.env.API_KEYS
+  })
+  const specifier: string = '../src/lambda.js?api-keys'
+  const { handler, ready } = (await import(specifier)) as typeof import('../src/lambda.js')
+  const app = await ready
+  t.teardown(() => app.close())
+  const es = await prepareStores(t, config)
+  const work = makeWork({ value: 'b3' })
+  await seedSourceWorks(es, config.es_source_index, [work])
+
+  const functionUrl = (headers: Record<string, string>) => ({
+    version: '2.0',
+    rawPath: '/mint',
+    rawQueryString: '',
+    headers: { 'content-type': 'application/json', ...headers },
+    requestContext: { http: { method: 'POST', path: '/mint', sourceIp: '198.51.100.7' }, requestId: 'r3' },
+    body: JSON.stringify({ sourceIdentifiers: [work.id] }),
+    isBase64Encoded: false,
+  })
+  const anonymous = (await handler(functionUrl({}), context)) as { statusCode: number; body: string }
+  t.equal(anonymous.statusCode, 401, 'a Function URL request without a key is refused')
+  const forged = (await handler(functionUrl({ 'x-id-minter-invocation': 'guess' }), context)) as { statusCode: number }
+  t.equal(forged.statusCode, 401, 'and so is one that claims to be a direct invocation')
+  const keyed = (await handler(functionUrl({ 'x-api-key': 'lambda-key-1' }), context)) as { statusCode: number; body: string }
+  t.equal(keyed.statusCode, 200, 'a request with a configured key mints')
+  t.same(JSON.parse(keyed.body).successes, [work.id])
+  const direct = await handler({ sourceIdentifiers: [work.id] }, context)
+  t.same((direct as { successes: string[] }).successes, [work.id], 'a direct invocation (IAM-authorised) needs no key')
+})

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { Config } from '../config.js'
+import type { Config, DatabaseConfig } from '../config.js'
 import { openDatabase, type DatabaseOptions } from '../services/identifier-store/database.js'
 
 declare module 'fastify' {
@@ -9,7 +9,7 @@ declare module 'fastify' {
 }
 
 /** The database settings of a configuration (also what `npm run db:migrate` connects with). */
-export function databaseOptions(config: Config): DatabaseOptions {
+export function databaseOptions(config: DatabaseConfig): DatabaseOptions {
   return {
     host: config.cluster_url,
     replicaHost: config.cluster_url_readonly,
@@ -25,7 +25,10 @@ export function databaseOptions(config: Config): DatabaseOptions {
 /** The MySQL pools (primary, and a read replica when configured), ended when the app closes. */
 export default fp(
   async (app, config: Config) => {
-    const database = openDatabase(databaseOptions(config))
+    const database = openDatabase({
+      ...databaseOptions(config),
+      onConnectionSetupError: (error) => app.log.error({ err: error }, 'a new database connection could not be set to READ COMMITTED: destroyed'),
+    })
     app.decorate('database', database)
     if (database.ready) {
       // Start migrating now, but never block or crash start-up on it: a database that is down

@@ -27,46 +27,63 @@ declare module 'fastify' {
 }
 
 /**
+ * The process metrics (CPU, memory, event loop lag, GC), collected once per process: each
+ * collection enables an event-loop-delay monitor that nothing can disable, so collecting them
+ * per app would leave one running for every app ever built (tests, the benchmark) after it closed.
+ */
+let processMetrics: Registry | undefined
+function processRegistry(): Registry {
+  if (!processMetrics) {
+    processMetrics = new Registry()
+    collectDefaultMetrics({ register: processMetrics })
+  }
+  return processMetrics
+}
+
+/**
  * One log line per request (duration and outcome, with the request's correlation id and any
  * jobId), the spec's custom metrics as CloudWatch Embedded Metric Format, and Prometheus metrics.
  */
 export default fp(
   async (app, config: Config) => {
     const emf = new Metrics({ namespace: config.metrics_namespace, serviceName: 'id-minter' })
-    const registry = new Registry()
-    collectDefaultMetrics({ register: registry })
+    // This app's own metrics, and what /metrics serves: them and the process metrics.
+    const own = new Registry()
+    app.addHook('onClose', async () => own.clear())
     const httpDuration = new Histogram({
       name: 'http_request_duration_seconds',
       help: 'HTTP request duration by route and status code.',
       labelNames: ['method', 'route', 'status_code'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers: [registry],
+      registers: [own],
     })
     const mintDuration = new Histogram({
       name: 'id_minter_processing_time_seconds',
       help: 'Time to process one mint request.',
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers: [registry],
+      registers: [own],
     })
     const batchSize = new Histogram({
       name: 'id_minter_batch_size',
       help: 'Distinct source identifiers per mint request.',
       buckets: [1, 5, 10, 25, 50, 75, 100],
-      registers: [registry],
+      registers: [own],
     })
     const identifiers = new Counter({
       name: 'id_minter_identifiers_total',
       help: 'Source identifiers processed, by outcome.',
       labelNames: ['outcome'],
-      registers: [registry],
+      registers: [own],
     })
 
     const superseded = new Counter({
       name: 'id_minter_superseded_total',
       help: 'Works minted whose copy the identified index did not take, because it holds a newer one.',
-      registers: [registry],
+      registers: [own],
     })
 
+    // Merged after every metric of this app is registered: merge copies the registries' contents.
+    const registry = Registry.merge([processRegistry(), own])
     app.decorate('metrics', {
       registry,
       recordMint({ durationMs, batchSize: size, successCount, failureCount, supersededCount }: MintMeasurement) {

@@ -1,3 +1,4 @@
+import { Deadline } from './deadline.js'
 import { describeError } from './errors.js'
 
 export interface CheckResult {
@@ -12,35 +13,31 @@ export interface Health {
 }
 
 export interface HealthDependencies {
-  database: { ping(): Promise<void> }
-  works: { ping(which: 'source' | 'target', timeoutMs: number): Promise<void> }
+  database: { ping(deadline: Deadline): Promise<void> }
+  works: { ping(which: 'source' | 'target', deadline: Deadline): Promise<void> }
+  /** Each check's budget in ms: its driver gives up (and cancels) after it. */
   timeoutMs?: number
 }
 
-async function timed(check: () => Promise<void>, timeoutMs: number): Promise<CheckResult> {
+async function timed(check: (deadline: Deadline) => Promise<void>, timeoutMs: number): Promise<CheckResult> {
   const started = performance.now()
-  let timer: NodeJS.Timeout | undefined
   try {
-    await Promise.race([
-      check(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
-      }),
-    ])
+    await check(new Deadline(timeoutMs))
     return { status: 'ok', latencyMs: Math.round(performance.now() - started) }
   } catch (error) {
     return { status: 'error', latencyMs: Math.round(performance.now() - started), error: describeError(error) }
-  } finally {
-    clearTimeout(timer)
   }
 }
 
-/** Asks each dependency afresh, in parallel; nothing is cached, so recovery shows at once. */
+/**
+ * Readiness: asks each dependency afresh, in parallel, each within timeoutMs (3 s by default);
+ * nothing is cached, so recovery shows at once.
+ */
 export async function checkHealth({ database, works, timeoutMs = 3000 }: HealthDependencies): Promise<Health> {
   const [db, source, target] = await Promise.all([
-    timed(() => database.ping(), timeoutMs),
-    timed(() => works.ping('source', timeoutMs), timeoutMs),
-    timed(() => works.ping('target', timeoutMs), timeoutMs),
+    timed((deadline) => database.ping(deadline), timeoutMs),
+    timed((deadline) => works.ping('source', deadline), timeoutMs),
+    timed((deadline) => works.ping('target', deadline), timeoutMs),
   ])
   const checks = { database: db, sourceIndex: source, identifiedIndex: target }
   const status = Object.values(checks).every((c) => c.status === 'ok') ? 'ok' : 'error'

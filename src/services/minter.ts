@@ -1,3 +1,4 @@
+import type { Deadline } from './deadline.js'
 import type { Assignment, IdentifierStore } from './identifier-store/store.js'
 import { describeKey, type IdentifierKey } from './identifier-store/keys.js'
 import { embedCanonicalIds, findIdentifiableNodes, type IdentifiableNode } from './work-identifiers.js'
@@ -90,13 +91,14 @@ interface PendingWork {
  * (DependencyUnavailableError) so the caller retries it whole.
  */
 export function createMinter({ identifiers, works }: MinterDependencies) {
-  async function mint(request: MintRequest): Promise<MintReport> {
+  /** Mints one request within the deadline's budget (see Deadline); past it, DependencyUnavailableError. */
+  async function mint(request: MintRequest, deadline: Deadline): Promise<MintReport> {
     const requested = distinctIdentifiers(request.sourceIdentifiers)
     const failed = new Map<string, string>()
     const fail = (id: string, reason: string) => failed.set(id, failureMessage(id, reason))
 
     // 1. Read every work in one round trip and find the nodes to identify.
-    const fetched = await works.fetch(requested)
+    const fetched = await works.fetch(requested, deadline)
     const pending: PendingWork[] = []
     for (const [position, id] of requested.entries()) {
       const result = fetched.get(id) ?? { found: false as const, reason: `not found in ${works.sourceIndex}` }
@@ -125,12 +127,12 @@ export function createMinter({ identifiers, works }: MinterDependencies) {
         if (node.predecessor) keys.set(node.predecessorKeyId as string, node.predecessor)
       }
     }
-    const known = await identifiers.lookup([...keys.values()])
+    const known = await identifiers.lookup([...keys.values()], deadline)
     // A predecessor minted moments ago may not have reached the read replica yet: a predecessor
     // the replica lacks is asked of the primary before it counts as unknown.
     const unseen = new Map<string, IdentifierKey>()
     for (const [keyId, key] of keys) if (!known.has(keyId) && !requestKeys.has(keyId)) unseen.set(keyId, key)
-    if (unseen.size > 0) for (const [keyId, canonicalId] of await identifiers.confirmMissing([...unseen.values()])) known.set(keyId, canonicalId)
+    if (unseen.size > 0) for (const [keyId, canonicalId] of await identifiers.confirmMissing([...unseen.values()], deadline)) known.set(keyId, canonicalId)
 
     // 3. Give each unknown identifier its predecessor's canonical ID, or a new one, all or nothing
     // per round. A predecessor that another work of this request mints is minted in an earlier
@@ -167,7 +169,7 @@ export function createMinter({ identifiers, works }: MinterDependencies) {
         break
       }
       // 4. Store the new mappings, all or nothing, agreeing with any concurrent request.
-      for (const [keyId, canonicalId] of await identifiers.assign([...assignments.values()])) known.set(keyId, canonicalId)
+      for (const [keyId, canonicalId] of await identifiers.assign([...assignments.values()], deadline)) known.set(keyId, canonicalId)
       ready.push(...planned)
       waiting = deferred
     }
@@ -188,7 +190,7 @@ export function createMinter({ identifiers, works }: MinterDependencies) {
     for (const work of winners) {
       documents.push({ id: canonicalIdOf(work.root), document: work.work, sourceIdentifier: work.id, ...(work.version !== undefined ? { version: work.version } : {}) })
     }
-    const outcome = await works.index(documents)
+    const outcome = await works.index(documents, deadline)
     for (const document of documents) {
       const reason = outcome.rejected.get(document.id)
       if (reason !== undefined) fail(document.sourceIdentifier, `rejected by ${works.targetIndex}: ${reason}`)

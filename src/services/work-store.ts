@@ -1,4 +1,5 @@
-import { errors, type Client } from '@elastic/elasticsearch'
+import { errors, type Client, type TransportRequestOptions } from '@elastic/elasticsearch'
+import type { Deadline } from './deadline.js'
 import { DependencyUnavailableError, describeError } from './errors.js'
 
 export interface WorkStoreOptions {
@@ -6,8 +7,13 @@ export interface WorkStoreOptions {
   target: Client
   sourceIndex: string
   targetIndex: string
-  /** The most a bulk request may carry; works beyond it go in the next one. */
+  /**
+   * The most a bulk request may carry, in bytes of UTF-8 (BULK_MAX_BYTES; 10 MiB by default, the
+   * http.max_content_length of small managed clusters). Works beyond it go in the next request.
+   */
   maxBulkBytes?: number
+  /** How long a successful check of the target index is trusted, in ms (see ensureTarget). */
+  targetCheckTtlMs?: number
 }
 
 export type FetchedWork = { found: true; work: unknown } | { found: false; reason: string }
@@ -29,13 +35,28 @@ export interface IndexOutcome {
 
 export type WorkStore = ReturnType<typeof createWorkStore>
 
-/** Reads source works and writes identified ones; anything that stops Elasticsearch answering is a 503. */
-export function createWorkStore({ source, target, sourceIndex, targetIndex, maxBulkBytes = 16 * 1024 * 1024 }: WorkStoreOptions) {
+/**
+ * Reads source works and writes identified ones. Every call takes the request's Deadline, which
+ * bounds each Elasticsearch request (requestTimeout) and aborts it (AbortSignal) when the budget
+ * runs out; anything that stops Elasticsearch answering is DependencyUnavailableError (a 503).
+ */
+export function createWorkStore({
+  source,
+  target,
+  sourceIndex,
+  targetIndex,
+  maxBulkBytes = 10 * 1024 * 1024,
+  targetCheckTtlMs = 10_000,
+}: WorkStoreOptions) {
+  const options = (deadline: Deadline, stage: string): TransportRequestOptions => ({
+    requestTimeout: deadline.forStage('elasticsearch', stage),
+    signal: deadline.signal,
+  })
+
   /** Fetches the works by id in one round trip. */
-  async function fetch(ids: string[]): Promise<Map<string, FetchedWork>> {
-    const response = await unavailableOnFailure(`reading ${sourceIndex}`, () =>
-      source.mget<unknown>({ index: sourceIndex, ids }),
-    )
+  async function fetch(ids: string[], deadline: Deadline): Promise<Map<string, FetchedWork>> {
+    const stage = `reading ${sourceIndex}`
+    const response = await unavailableOnFailure(deadline, stage, () => source.mget<unknown>({ index: sourceIndex, ids }, options(deadline, stage)))
     const works = new Map<string, FetchedWork>()
     for (const doc of response.docs) {
       if ('error' in doc) {
@@ -53,47 +74,89 @@ export function createWorkStore({ source, target, sourceIndex, targetIndex, maxB
     return works
   }
 
+  let targetCheckedAt = Number.NEGATIVE_INFINITY
+
+  /**
+   * Writes go only to an identified index that exists with the pipeline's mappings: Elasticsearch
+   * would otherwise create a misspelt or deleted index on the first write, with mappings of its own
+   * making (dynamic), and answer as if nothing were wrong. The real index maps `dynamic: false`
+   * (index-config/), an index Elasticsearch made up does not. A check that passed is trusted for
+   * targetCheckTtlMs; set the cluster's action.auto_create_index to false to close even that window.
+   */
+  async function ensureTarget(deadline: Deadline): Promise<void> {
+    if (performance.now() - targetCheckedAt < targetCheckTtlMs) return
+    const stage = `checking ${targetIndex}`
+    const mappings = await unavailableOnFailure(deadline, stage, () =>
+      target.indices.getMapping({ index: targetIndex }, { ...options(deadline, stage), ignore: [404] }),
+    )
+    const found = Object.values(mappings as Record<string, { mappings?: { dynamic?: unknown } }>).filter((entry) => entry?.mappings)
+    if (found.length === 0) throw new DependencyUnavailableError('elasticsearch', `Identified index ${targetIndex} does not exist: create it with index-config/ (nothing was written)`)
+    for (const { mappings: m } of found) {
+      if (String(m?.dynamic) !== 'false' && String(m?.dynamic) !== 'strict') {
+        throw new DependencyUnavailableError(
+          'elasticsearch',
+          `Identified index ${targetIndex} does not have the identified index's mappings (dynamic is ${String(m?.dynamic ?? 'true')}, not false): nothing was written`,
+        )
+      }
+    }
+    targetCheckedAt = performance.now()
+  }
+
   /**
    * Indexes identified works in one bulk call (more when they are larger than maxBulkBytes).
    * Returns the documents Elasticsearch refused, with its reason, and those it already holds a
    * newer version of.
    */
-  async function index(documents: IndexedWork[]): Promise<IndexOutcome> {
-    const rejected = new Map<string, string>()
-    const superseded = new Set<string>()
-    // Elasticsearch refuses a whole request over http.max_content_length (100mb by default) with
-    // 413. Bulks are cut at maxBulkBytes, so large works cannot push a request over it and fail
-    // every work in it; a single work over the limit is that work's failure, not an outage.
+  async function index(documents: IndexedWork[], deadline: Deadline): Promise<IndexOutcome> {
+    const outcome: IndexOutcome = { rejected: new Map(), superseded: new Set() }
+    if (documents.length === 0) return outcome
+    await ensureTarget(deadline)
     // Each work is serialised once, here: the same text decides the cut and is the request body
     // (a string the client sends as it is, with no second serialisation).
-    for (const batch of bulkBodies(documents)) {
-      let response
-      try {
-        response = await unavailableOnFailure(`writing ${targetIndex}`, () =>
-          // The client passes a string body through untouched (its types only name arrays).
-          target.bulk<unknown>({ body: batch.body as unknown as unknown[], filter_path: 'errors,items.*._id,items.*.error' }),
-        )
-      } catch (error) {
-        const cause = error instanceof DependencyUnavailableError ? error.cause : error
-        if (cause instanceof errors.ResponseError && cause.statusCode === 413 && batch.ids.length === 1) {
-          rejected.set(batch.ids[0] as string, `request_entity_too_large: the work (${Buffer.byteLength(batch.body, 'utf8')} bytes) is over the target's http.max_content_length`)
-          continue
-        }
-        throw error
+    const entries = documents.map(({ id, document, version }) => ({ id, text: `${indexAction}${JSON.stringify(id)}${versioned(version)}\n${JSON.stringify(document)}\n` }))
+    for (const batch of batches(entries)) await sendBulk(batch, outcome, deadline)
+    return outcome
+  }
+
+  /**
+   * One bulk request. Elasticsearch refuses a request over its http.max_content_length with 413,
+   * whatever maxBulkBytes says: the batch is then halved and each half sent, down to a single work,
+   * which is that work's failure (not an outage: retrying would send the same bytes).
+   */
+  async function sendBulk(batch: Array<{ id: string; text: string }>, outcome: IndexOutcome, deadline: Deadline): Promise<void> {
+    const stage = `writing ${targetIndex}`
+    let response
+    try {
+      response = await unavailableOnFailure(deadline, stage, () =>
+        // The client passes a string body through untouched (its types only name arrays).
+        target.bulk<unknown>(
+          { body: batch.map((entry) => entry.text).join('') as unknown as unknown[], filter_path: 'errors,items.*._id,items.*.error' },
+          options(deadline, stage),
+        ),
+      )
+    } catch (error) {
+      const cause = error instanceof DependencyUnavailableError ? error.cause : error
+      if (!(cause instanceof errors.ResponseError && cause.statusCode === 413)) throw error
+      if (batch.length === 1) {
+        const [only] = batch as [{ id: string; text: string }]
+        outcome.rejected.set(only.id, `request_entity_too_large: the work (${Buffer.byteLength(only.text, 'utf8')} bytes) is over the target's http.max_content_length`)
+        return
       }
-      if (!response.errors) continue
-      for (const item of response.items) {
-        const result = item.index
-        if (result?.error && result._id) {
-          if (result.error.type === 'index_not_found_exception' || result.error.type === 'es_rejected_execution_exception') {
-            throw new DependencyUnavailableError('elasticsearch', `Elasticsearch could not write to ${targetIndex}: ${result.error.reason}`)
-          }
-          if (result.error.type === 'version_conflict_engine_exception') superseded.add(result._id)
-          else rejected.set(result._id, `${result.error.type}: ${result.error.reason ?? 'no reason given'}`)
-        }
-      }
+      const half = Math.ceil(batch.length / 2)
+      await sendBulk(batch.slice(0, half), outcome, deadline)
+      await sendBulk(batch.slice(half), outcome, deadline)
+      return
     }
-    return { rejected, superseded }
+    if (!response.errors) return
+    for (const item of response.items) {
+      const result = item.index
+      if (!result?.error || !result._id) continue
+      if (result.error.type === 'index_not_found_exception' || result.error.type === 'es_rejected_execution_exception') {
+        throw new DependencyUnavailableError('elasticsearch', `Elasticsearch could not write to ${targetIndex}: ${result.error.reason}`)
+      }
+      if (result.error.type === 'version_conflict_engine_exception') outcome.superseded.add(result._id)
+      else outcome.rejected.set(result._id, `${result.error.type}: ${result.error.reason ?? 'no reason given'}`)
+    }
   }
 
   // {"index":{"_index":…,"_id":…[,"version":…,"version_type":"external_gte"]}}, the action line before each document.
@@ -101,57 +164,59 @@ export function createWorkStore({ source, target, sourceIndex, targetIndex, maxB
   const versioned = (version: number | undefined) => (version === undefined ? '}}' : `,"version":${version},"version_type":"external_gte"}}`)
 
   /**
-   * The NDJSON bodies of the bulk requests: each work's index action and document, cut at
-   * maxBulkBytes of UTF-8. A UTF-16 code unit is at most 3 bytes of UTF-8, so sizes are measured
-   * only once a body could come near the limit (never, for a request of ordinary works): the text
-   * is encoded once, by the HTTP client as it writes it, as the client would its own NDJSON.
+   * The bulk requests: consecutive entries cut at maxBulkBytes of UTF-8, a work larger than that
+   * alone. A UTF-16 code unit is at most 3 bytes of UTF-8, so sizes are measured only once a
+   * request could come near the limit (never, for a request of ordinary works).
    */
-  function bulkBodies(documents: IndexedWork[]): Array<{ body: string; ids: string[] }> {
-    const batches: Array<{ body: string; ids: string[] }> = []
-    let parts: string[] = []
-    let ids: string[] = []
+  function batches<T extends { text: string }>(entries: T[]): T[][] {
+    const result: T[][] = []
+    let batch: T[] = []
     let units = 0
-    /** The UTF-8 size of parts, kept from the moment it could matter. */
+    /** The UTF-8 size of the batch, kept from the moment it could matter. */
     let bytes: number | undefined
-    for (const { id, document, version } of documents) {
-      const entry = `${indexAction}${JSON.stringify(id)}${versioned(version)}\n${JSON.stringify(document)}\n`
-      if (bytes === undefined && (units + entry.length) * 3 > maxBulkBytes) {
-        bytes = parts.reduce((sum, part) => sum + Buffer.byteLength(part, 'utf8'), 0)
+    for (const entry of entries) {
+      if (bytes === undefined && (units + entry.text.length) * 3 > maxBulkBytes) {
+        bytes = batch.reduce((sum, e) => sum + Buffer.byteLength(e.text, 'utf8'), 0)
       }
       if (bytes !== undefined) {
-        const size = Buffer.byteLength(entry, 'utf8')
-        if (ids.length > 0 && bytes + size > maxBulkBytes) {
-          batches.push({ body: parts.join(''), ids })
-          parts = []
-          ids = []
+        const size = Buffer.byteLength(entry.text, 'utf8')
+        if (batch.length > 0 && bytes + size > maxBulkBytes) {
+          result.push(batch)
+          batch = []
           units = 0
           bytes = 0
         }
         bytes += size
       }
-      parts.push(entry)
-      ids.push(id)
-      units += entry.length
+      batch.push(entry)
+      units += entry.text.length
     }
-    if (ids.length > 0) batches.push({ body: parts.join(''), ids })
-    return batches
+    if (batch.length > 0) result.push(batch)
+    return result
   }
 
-  /** True when the index exists and answers; throws with the reason otherwise. */
-  async function ping(which: 'source' | 'target', timeoutMs: number): Promise<void> {
-    const [client, name] = which === 'source' ? [source, sourceIndex] : [target, targetIndex]
-    const exists = await client.indices.exists({ index: name }, { requestTimeout: timeoutMs, maxRetries: 0 })
-    if (!exists) throw new Error(`index ${name} does not exist`)
+  /** Resolves when the index answers (and, for the target, is the identified index); throws with the reason otherwise. */
+  async function ping(which: 'source' | 'target', deadline: Deadline): Promise<void> {
+    if (which === 'target') {
+      targetCheckedAt = Number.NEGATIVE_INFINITY
+      return ensureTarget(deadline)
+    }
+    const stage = `checking ${sourceIndex}`
+    const exists = await unavailableOnFailure(deadline, stage, () => source.indices.exists({ index: sourceIndex }, { ...options(deadline, stage), maxRetries: 0 }))
+    if (!exists) throw new DependencyUnavailableError('elasticsearch', `Source index ${sourceIndex} does not exist`)
   }
 
   return { fetch, index, ping, sourceIndex, targetIndex }
 }
 
-async function unavailableOnFailure<T>(what: string, operation: () => Promise<T>): Promise<T> {
+async function unavailableOnFailure<T>(deadline: Deadline, what: string, operation: () => Promise<T>): Promise<T> {
   try {
     return await operation()
   } catch (error) {
     if (error instanceof DependencyUnavailableError) throw error
+    if (error instanceof errors.RequestAbortedError || (error instanceof errors.TimeoutError && deadline.remaining() < 1)) {
+      throw deadline.spent('elasticsearch', what, error)
+    }
     if (error instanceof errors.ResponseError && error.statusCode === 404) {
       throw new DependencyUnavailableError('elasticsearch', `Elasticsearch ${what}: index not found`, { cause: error })
     }

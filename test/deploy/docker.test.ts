@@ -89,7 +89,7 @@ t.test('the server image runs dist/server.js on node:24-slim as a non-root user,
   t.equal(effective('server', 'CMD'), '["node", "dist/server.js"]')
   const user = effective('server', 'USER')
   t.ok(user && !/^(root|0)(:|$)/.test(user), `runs as ${user}`)
-  t.match(effective('server', 'HEALTHCHECK'), /\/health/)
+  t.match(effective('server', 'HEALTHCHECK'), /\/health\/live'/, 'liveness only: a dependency outage must not get every container replaced')
   t.match(effective('server', 'ENV'), /HOST=0\.0\.0\.0/, 'listens on every interface, not the container’s loopback')
   const copies = stage('server')!.instructions.filter((i) => i.keyword === 'COPY').map((i) => i.args)
   t.ok(copies.some((c) => /^migrations \.\/migrations$/.test(c)), 'migrations sit where dist/services/identifier-store/database.js looks (../../../migrations)')

@@ -12,6 +12,8 @@ interface Invoke {
   id: number
   /** The event as JSON text: the Lambda runtime, too, receives text and parses it. */
   json: string
+  /** The invocation's time left at its start, in ms, as context.getRemainingTimeInMillis() tells it; none when absent. */
+  remainingMs?: number
 }
 
 export type Invocation = { ok: true; result: unknown } | { ok: false; error: { name: string; message: string } }
@@ -20,7 +22,11 @@ if (process.env.RELIABILITY_LAMBDA_HOST === '1' && process.send) {
   const { handler, ready } = await import('../../src/lambda.js')
   await ready
   process.on('message', (message: Invoke) => {
-    const context = { awsRequestId: `req-${message.id}` } as Parameters<typeof handler>[1]
+    const endsAt = message.remainingMs === undefined ? undefined : Date.now() + message.remainingMs
+    const context = {
+      awsRequestId: `req-${message.id}`,
+      ...(endsAt === undefined ? {} : { getRemainingTimeInMillis: () => Math.max(0, endsAt - Date.now()) }),
+    } as Parameters<typeof handler>[1]
     let event: unknown
     try {
       event = JSON.parse(message.json)
@@ -41,9 +47,10 @@ if (process.env.RELIABILITY_LAMBDA_HOST === '1' && process.send) {
 }
 
 export interface LambdaHost {
-  invoke(event: unknown): Promise<Invocation>
+  /** Invokes the handler; with remainingMs, its context says that much time is left. */
+  invoke(event: unknown, remainingMs?: number): Promise<Invocation>
   /** Invokes with the event given as JSON text (for events too deep to serialise here). */
-  invokeJson(json: string): Promise<Invocation>
+  invokeJson(json: string, remainingMs?: number): Promise<Invocation>
   /** Whether the container process is still alive (a crash would end it). */
   alive(): boolean
   exitCode(): number | null
@@ -93,16 +100,16 @@ export async function startLambdaHost(env: Record<string, string>): Promise<Lamb
     })
   })
   let next = 0
-  const invokeJson = (json: string): Promise<Invocation> => {
+  const invokeJson = (json: string, remainingMs?: number): Promise<Invocation> => {
     if (exited) return Promise.resolve({ ok: false, error: { name: 'ContainerExited', message: `exit ${code}` } })
     const id = ++next
     return new Promise((resolve) => {
       pending.set(id, resolve)
-      child.send({ id, json })
+      child.send({ id, json, ...(remainingMs === undefined ? {} : { remainingMs }) })
     })
   }
   return {
-    invoke: (event) => invokeJson(JSON.stringify(event) ?? 'null'),
+    invoke: (event, remainingMs) => invokeJson(JSON.stringify(event) ?? 'null', remainingMs),
     invokeJson,
     alive: () => !exited,
     exitCode: () => code,

@@ -73,6 +73,15 @@ export class ProxiedConnection {
       const sql = command === COM_QUERY ? packet.subarray(5).toString('utf8') : undefined
       if (sql !== undefined) this.commands.push(sql)
       this.proxy.observe({ connection: this, command, sql })
+      const rewritten = sql === undefined ? undefined : this.proxy.rewrite(sql)
+      if (rewritten !== undefined) {
+        // The same command with other text: the server answers it as it would that text.
+        const payload = Buffer.concat([Buffer.from([COM_QUERY]), Buffer.from(rewritten, 'utf8')])
+        const header = Buffer.alloc(4)
+        header.writeUIntLE(payload.length, 0, 3)
+        header[3] = 0
+        packet = Buffer.concat([header, payload])
+      }
       const hold = this.proxy.takeHold({ connection: this, command, sql })
       if (hold) {
         this.holding = hold.kind
@@ -162,6 +171,7 @@ export class TcpProxy {
   /** COM_QUERY statements seen, in order, across all connections (bounded). */
   readonly statements: string[] = []
   private holds: HoldRequest[] = []
+  private rewrites: Array<{ match: (sql: string) => boolean; sql: string }> = []
   private observers: Array<(command: MysqlCommand) => void> = []
   readonly mysql: boolean
   private replyDelayMs: number
@@ -240,6 +250,16 @@ export class TcpProxy {
   /** Resolves with the connection once a command matching `match` arrives and has been held. */
   holdNext(match: (command: MysqlCommand) => boolean, kind: HoldKind = 'request'): Promise<ProxiedConnection> {
     return new Promise((resolve) => this.holds.push({ match, kind, resolve }))
+  }
+
+  /** From now on, every statement `match` accepts reaches the server as `sql` instead (a statement the server refuses, say). */
+  rewriteStatements(match: (sql: string) => boolean, sql: string): void {
+    this.rewrites.push({ match, sql })
+  }
+
+  /** The text a statement is sent as, when a rewrite applies to it. */
+  rewrite(sql: string): string | undefined {
+    return this.rewrites.find((r) => r.match(sql))?.sql
   }
 
   /** Drops holds that never matched. */

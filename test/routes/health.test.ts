@@ -1,5 +1,7 @@
 import t from 'tap'
+import { makeWork } from '../../fixtures/works.js'
 import { buildApp } from '../../src/app.js'
+import { ensureIndex } from '../../fixtures/indices.js'
 import { adminConnection, isolatedConfig, prepareStores, setup } from '../helpers.js'
 
 t.test('GET /health answers 200 with every check ok when the database and both indices answer', async (t) => {
@@ -23,6 +25,12 @@ t.test('GET /health answers 503 naming the index that is missing, and 200 once i
   t.equal(down.json().checks.sourceIndex.status, 'ok')
 
   await es.indices.create({ index: config.es_identified_index })
+  const madeUp = await app.inject({ method: 'GET', url: '/health' })
+  t.equal(madeUp.statusCode, 503, 'an index with mappings Elasticsearch would make up is not the identified index')
+  t.match(madeUp.json().checks.identifiedIndex.error, /dynamic is true, not false/)
+
+  await es.indices.delete({ index: config.es_identified_index })
+  await ensureIndex(es, config.es_identified_index, 'identified')
   const up = await app.inject({ method: 'GET', url: '/health' })
   t.equal(up.statusCode, 200, 'recovers without a restart')
 })
@@ -50,4 +58,37 @@ t.test('GET /health answers 503 when the database has no schema (migrations not 
   const response = await app.inject({ method: 'GET', url: '/health' })
   t.equal(response.statusCode, 503)
   t.match(response.json().checks.database.error, /identifiers/)
+})
+
+t.test('POST /mint with a misspelt identified index answers 503 naming it, and never creates it', async (t) => {
+  const ctx = await setup(t, 'health-misspelt')
+  const work = makeWork({ value: 'b1' })
+  await ctx.seed([work])
+  const misspelt = `${ctx.config.es_identified_index}-typo`
+  const app = await buildApp({ ...ctx.config, es_identified_index: misspelt })
+  t.teardown(() => app.close())
+  t.teardown(() => ctx.es.indices.delete({ index: misspelt, ignore_unavailable: true }))
+
+  const health = await app.inject({ method: 'GET', url: '/health' })
+  t.equal(health.statusCode, 503)
+  t.match(health.json().checks.identifiedIndex.error, misspelt)
+  const minted = await app.inject({ method: 'POST', url: '/mint', payload: { sourceIdentifiers: [work.id] } })
+  t.equal(minted.statusCode, 503)
+  t.match(minted.json().message, `Identified index ${misspelt} does not exist`)
+  t.equal(await ctx.es.indices.exists({ index: misspelt }), false, 'Elasticsearch did not auto-create it')
+  t.equal((await app.inject({ method: 'GET', url: '/health' })).statusCode, 503, 'and /health still says so')
+})
+
+t.test('GET /health/live answers 200 while a dependency is down; /health and /health/ready answer 503', async (t) => {
+  const config = isolatedConfig('health-live', { db_port: '1', APPLY_MIGRATIONS: 'false' })
+  await prepareStores(t, config)
+  const app = await buildApp(config)
+  t.teardown(() => app.close())
+  t.same((await app.inject({ method: 'GET', url: '/health/live' })).json(), { status: 'ok' })
+  t.equal((await app.inject({ method: 'GET', url: '/health/live' })).statusCode, 200)
+  for (const url of ['/health', '/health/ready']) {
+    const response = await app.inject({ method: 'GET', url })
+    t.equal(response.statusCode, 503, url)
+    t.equal(response.json().checks.database.status, 'error')
+  }
 })

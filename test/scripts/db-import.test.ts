@@ -108,7 +108,7 @@ async function databaseExists(name: string): Promise<boolean> {
 /** Runs `npm run db:import`'s script as an operator would, with stdout a pipe (plain log lines). */
 function runCli(database: string, args: string[]) {
   // node itself with tsx as a loader, not the tsx wrapper: a SIGKILL must reach the importing process.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/import-legacy.ts', ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/import-legacy.ts', '--local', ...args], {
     cwd: root,
     env: { ...process.env, IDENTIFIERS_DATABASE: database, LOG_LEVEL: 'silent' },
     stdio: ['ignore', 'pipe', 'pipe'],

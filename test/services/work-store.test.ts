@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap'
+import { Deadline } from '../../src/services/deadline.js'
 import { createWorkStore } from '../../src/services/work-store.js'
 import { esClient, isolatedConfig, prepareStores } from '../helpers.js'
 
@@ -29,7 +30,7 @@ t.test('bulk bodies are cut at maxBulkBytes of UTF-8, every work indexed once', 
   // 1 200 characters of 3 and 4 UTF-8 bytes: the code-unit count alone would misjudge the size.
   const title = (i: number) => `${'€'.repeat(300)}${'😀'.repeat(150)}${'ü'.repeat(300)}${i}`
   const documents = Array.from({ length: 12 }, (_, i) => ({ id: `w${i}`, document: { canonicalId: `w${i}`, title: title(i) } }))
-  const outcome = await store.index(documents)
+  const outcome = await store.index(documents, new Deadline(30_000))
 
   t.same([...outcome.rejected, ...outcome.superseded], [], 'nothing rejected or superseded')
   t.ok(sent.length > 1, `${sent.length} bulk requests`)
@@ -38,8 +39,8 @@ t.test('bulk bodies are cut at maxBulkBytes of UTF-8, every work indexed once', 
   t.equal(sent.length, Math.ceil(12 / Math.floor(maxBulkBytes / entryBytes)), 'as few requests as the limit allows')
 
   sent.length = 0
-  t.same([...(await storeWith().index(documents)).rejected], [])
-  t.equal(sent.length, 1, 'under the default limit (16 MiB) the same works go in one request')
+  t.same([...(await storeWith().index(documents, new Deadline(30_000))).rejected], [])
+  t.equal(sent.length, 1, 'under the default limit (10 MiB) the same works go in one request')
 
   await es.indices.refresh({ index: config.es_identified_index })
   const stored = await es.mget<{ title: string }>({ index: config.es_identified_index, ids: documents.map((d) => d.id) })
@@ -57,7 +58,7 @@ t.test('a single work over the limit is sent alone, and the others are not held 
     { id: 'small-1', document: { title: 'a' } },
     { id: 'large', document: { title: 'é'.repeat(2000) } },
     { id: 'small-2', document: { title: 'b' } },
-  ])
+  ], new Deadline(30_000))
   t.same([...outcome.rejected], [])
   t.equal(bodies.length, 3, 'small, large, small: the large work is never batched with another')
   t.ok(bodies[1]! > 4000, 'the large work goes whole')

@@ -4,6 +4,8 @@ import mysql, { type Pool, type PoolOptions } from 'mysql2/promise'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { Deadline } from '../deadline.js'
+import { within, withConnection } from './connection.js'
 
 export interface DatabaseOptions {
   host: string
@@ -16,6 +18,10 @@ export interface DatabaseOptions {
   /** Create the database if missing and apply the migrations before the first statement. */
   applyMigrations: boolean
   migrationsFolder?: string
+  /** How long start-up waits for another instance's migration (the named lock), in seconds; 60 by default. */
+  migrationLockSeconds?: number
+  /** Told when a new connection had to be destroyed because its session could not be set up. */
+  onConnectionSetupError?: (error: Error) => void
 }
 
 // MIGRATIONS_FOLDER lets a bundled artifact (the Lambda zip) say where it ships the SQL files.
@@ -24,6 +30,7 @@ export const defaultMigrationsFolder =
 
 interface CallbackConnection {
   query(sql: string, callback: (error: Error | null) => void): void
+  destroy(): void
 }
 
 export type Database = ReturnType<typeof openDatabase>
@@ -52,14 +59,23 @@ export function openDatabase(options: DatabaseOptions) {
       host,
       database: options.database,
       connectionLimit: options.connectionLimit,
+      // Requests wait for a connection no longer than their deadline; past this many waiting, at once a 503.
+      queueLimit: Math.max(50, options.connectionLimit * 10),
       maxIdle: options.connectionLimit,
       idleTimeout: 60_000,
     })
     // READ COMMITTED takes fewer gap locks than REPEATABLE READ, so overlapping inserts deadlock
-    // less; set per connection so no request pays a round trip for it.
-    // The event hands over the callback-style connection; an error here surfaces on the next query.
+    // less; set per connection so no request pays a round trip for it. The event hands over the
+    // callback-style connection before its first statement, which queues behind this one. A
+    // connection whose isolation level could not be set is destroyed, so that no statement runs
+    // at another level: the statement queued behind fails, and the request with it (a 503).
     pool.on('connection', (connection) => {
-      ;(connection as unknown as CallbackConnection).query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', () => {})
+      const callbackConnection = connection as unknown as CallbackConnection
+      callbackConnection.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', (error) => {
+        if (!error) return
+        callbackConnection.destroy()
+        options.onConnectionSetupError?.(error)
+      })
     })
     return pool
   }
@@ -73,8 +89,14 @@ export function openDatabase(options: DatabaseOptions) {
     try {
       // The name is validated by the configuration schema ([A-Za-z0-9_]), so quoting it is safe.
       await admin.query(`CREATE DATABASE IF NOT EXISTS \`${options.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`)
-      // Cold starts race each other; the named lock lets one migrate while the others wait.
-      await admin.query('SELECT GET_LOCK(?, 60)', [`id-minter-migrations:${options.database}`])
+      // Cold starts race each other; the named lock lets one migrate while the others wait. GET_LOCK
+      // answers 1 when taken, 0 when the wait ran out, NULL on an error: only 1 lets this one migrate.
+      const lockSeconds = options.migrationLockSeconds ?? 60
+      const [rows] = await admin.query({ sql: 'SELECT GET_LOCK(?, ?) AS taken', values: [`id-minter-migrations:${options.database}`, lockSeconds] })
+      const taken = (rows as Array<{ taken: number | null }>)[0]?.taken
+      if (taken !== 1) {
+        throw new Error(`migrations not applied: the migration lock was not taken within ${lockSeconds} s (GET_LOCK answered ${taken === 0 ? '0: another instance holds it' : String(taken)})`)
+      }
       await migrate(drizzle({ client: primaryPool }), { migrationsFolder })
     } finally {
       await admin.end().catch(() => {})
@@ -91,12 +113,15 @@ export function openDatabase(options: DatabaseOptions) {
         }))
     : undefined
 
-  async function ping(): Promise<void> {
-    if (ready) await ready()
+  /** Resolves when the identifiers table can be read on the primary (and the replica) within the deadline. */
+  async function ping(deadline: Deadline): Promise<void> {
+    const stage = 'checking the database'
+    if (ready) await within(deadline, stage, ready())
     // Reading the table, not just SELECT 1, so a database without the schema is reported too.
     const probe = 'SELECT 1 FROM identifiers LIMIT 1'
-    await primaryPool.query(probe)
-    if (replicaPool) await replicaPool.query(probe)
+    for (const pool of replicaPool ? [primaryPool, replicaPool] : [primaryPool]) {
+      await withConnection(pool, deadline, stage, (query) => query(probe))
+    }
   }
 
   async function close(): Promise<void> {
