@@ -7,6 +7,7 @@ import type { Config } from './config.js'
 import apiKeysPlugin from './plugins/api-keys.js'
 import databasePlugin from './plugins/database.js'
 import observabilityPlugin from './plugins/observability.js'
+import queuePlugin from './plugins/queue.js'
 import elasticsearchPlugin from './plugins/elasticsearch.js'
 import swaggerPlugin from './plugins/swagger.js'
 import healthRoutes from './routes/health.js'
@@ -106,8 +107,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
     replica: app.database.replicaPool,
     ready: app.database.ready,
   })
-  await app.register(mintRoutes, { minter: createMinter({ identifiers, works }) })
-  await app.register(healthRoutes, { dependencies: { database: app.database, works } })
+  const minter = createMinter({ identifiers, works })
+  await app.register(mintRoutes, { minter })
+  // The SQS interface: downstream notifications, the batch rules, and the queue consumer when queue_url is set.
+  await app.register(queuePlugin, { config, minter })
+  await app.register(healthRoutes, { dependencies: { database: app.database, works, queue: app.inputQueue } })
   await app.register(metricsRoutes)
 
   return app

@@ -90,6 +90,21 @@ export const ConfigSchema = Type.Object({
   }),
   SWAGGER_UI: Type.Boolean({ default: true, description: 'Serve the Swagger UI at /documentation; false in production if you prefer.' }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address the server listens on.' }),
+
+  use_downstream: Type.Union([Type.Literal('sqs'), Type.Literal('stdio'), Type.Literal('none')], {
+    default: 'none',
+    description:
+      'Where the canonical ID of each work minted from an SQS message is sent once the work is indexed: sqs (downstream_queue_url), stdio (one line per ID on stdout, for local runs) or none.',
+  }),
+  downstream_queue_url: Type.Optional(
+    Type.String({ pattern: '^https?://\\S+$', description: 'URL of the SQS queue the canonical IDs go to; required when use_downstream is sqs.' }),
+  ),
+  queue_url: Type.Optional(
+    Type.String({
+      pattern: '^https?://\\S+$',
+      description: 'URL of an SQS queue of source identifiers for the server to consume by long polling (the container form of the SQS interface); unset, it consumes none.',
+    }),
+  ),
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -115,6 +130,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config = validated(ConfigSchema, env)
   if (config.es_downstream_password !== undefined && config.es_downstream_username === undefined) {
     throw new ConfigError('Invalid configuration: es_downstream_username is required when es_downstream_password is set')
+  }
+  if (config.use_downstream === 'sqs' && config.downstream_queue_url === undefined) {
+    throw new ConfigError('Invalid configuration: downstream_queue_url is required when use_downstream is sqs')
   }
   return config
 }

@@ -6,10 +6,13 @@ import type { FastifyInstance } from 'fastify'
 import { randomBytes } from 'node:crypto'
 import { buildApp } from './app.js'
 import { loadConfig } from './config.js'
-import { httpFrontDoor, isHttpEvent } from './front-doors/http.js'
+import { eventKind } from './front-doors/event-kind.js'
+import { httpFrontDoor } from './front-doors/http.js'
+import { handleSqsEvent } from './front-doors/sqs.js'
 import { invokeMint, type DirectInvocation } from './front-doors/step-functions.js'
 
 export { MintingError } from './front-doors/step-functions.js'
+export { UnsupportedEventError } from './front-doors/event-kind.js'
 
 // Initialised once per container, outside the handler, and reused by every invocation. Direct
 // invocations (Step Functions) are authorised by IAM: the front doors' requests for them carry this
@@ -31,8 +34,16 @@ async function start(): Promise<FastifyInstance> {
   return app
 }
 
+/**
+ * Recognises the event (front-doors/event-kind.ts) and hands it to its front door: an SQS batch
+ * answers {batchItemFailures}; an HTTP event the app's HTTP answer; a direct invocation (Step
+ * Functions) the mint result. Any other event with Records (S3, SNS, Kinesis, DynamoDB Streams, a
+ * mix), a Kafka or an EventBridge event throws UnsupportedEventError naming its source.
+ */
 export async function handler(event: unknown, context: Context): Promise<unknown> {
   const app = await ready
-  if (isHttpEvent(event)) return (serveHttp as NonNullable<typeof serveHttp>)(event, context)
+  const kind = eventKind(event)
+  if (kind.kind === 'sqs') return handleSqsEvent(app, kind.records, context)
+  if (kind.kind === 'http') return (serveHttp as NonNullable<typeof serveHttp>)(event, context)
   return invokeMint(app, internalToken, event as DirectInvocation, context)
 }

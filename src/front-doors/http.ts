@@ -13,7 +13,38 @@ export function isHttpEvent(event: unknown): boolean {
   return typeof e.httpMethod === 'string' || typeof requestContext?.http?.method === 'string'
 }
 
-/** HTTP-shaped events, served by the app as any HTTP request is (API keys included), through @fastify/aws-lambda. */
+interface HttpEventShape {
+  multiValueHeaders?: unknown
+  requestContext?: { elb?: unknown }
+}
+
+interface HttpAnswer {
+  headers?: Record<string, unknown>
+  multiValueHeaders?: Record<string, unknown>
+  [field: string]: unknown
+}
+
+/**
+ * HTTP-shaped events, served by the app as any HTTP request is (API keys included), through
+ * @fastify/aws-lambda, with answers in the shape each kind of event expects:
+ * - an event with multiValueHeaders (API Gateway REST, an ALB target group with multi-value
+ *   headers on) has its headers read from there, single values included: an ALB in multi-value
+ *   mode sends no `headers` at all, and without its content-type a POST /mint was answered 415;
+ * - the answer carries multiValueHeaders for such events (and, for the ALB, only those: it reads
+ *   the field of its mode), and `headers` alone for HTTP API v2, Function URL and single-value
+ *   ALB events.
+ */
 export function httpFrontDoor(app: FastifyInstance): (event: unknown, context: Context) => Promise<unknown> {
-  return awsLambdaFastify(app) as (event: unknown, context: Context) => Promise<unknown>
+  // One adapter: it decorates the request (awsLambda: the invocation's context, for the mint's budget) once per app.
+  const serve = awsLambdaFastify(app, { albMultiValueHeaders: true }) as (event: unknown, context: Context) => Promise<HttpAnswer>
+  return async (event, context) => {
+    const answer = await serve(event, context)
+    const { multiValueHeaders, requestContext } = event as HttpEventShape
+    if (typeof multiValueHeaders !== 'object' || multiValueHeaders === null) {
+      delete answer.multiValueHeaders
+    } else if (requestContext?.elb !== undefined) {
+      delete answer.headers
+    }
+    return answer
+  }
 }

@@ -12,11 +12,22 @@ export interface MintMeasurement {
   supersededCount: number
 }
 
+export interface DownstreamMeasurement {
+  /** Canonical IDs sent downstream. */
+  sent: number
+  /** Canonical IDs that could not be sent after the retries (their messages are batch item failures). */
+  failed: number
+  /** Requests made to the target (SendMessageBatch calls, retries included). */
+  requests: number
+}
+
 declare module 'fastify' {
   interface FastifyInstance {
     metrics: {
       /** Records one mint: CloudWatch EMF on stdout and the Prometheus registry. */
       recordMint(measurement: MintMeasurement): void
+      /** Records one round of downstream notifications (SQS interface): messages sent and not sent, requests made. */
+      recordDownstream(outcome: DownstreamMeasurement): void
       registry: Registry
     }
   }
@@ -82,6 +93,18 @@ export default fp(
       registers: [own],
     })
 
+    const downstreamMessages = new Counter({
+      name: 'id_minter_downstream_messages_total',
+      help: 'Canonical IDs notified downstream (SQS interface), by outcome: sent, or failed after the retries.',
+      labelNames: ['outcome'],
+      registers: [own],
+    })
+    const downstreamRequests = new Counter({
+      name: 'id_minter_downstream_requests_total',
+      help: 'Requests made to the downstream target (SendMessageBatch calls, retries included).',
+      registers: [own],
+    })
+
     // Merged after every metric of this app is registered: merge copies the registries' contents.
     const registry = Registry.merge([processRegistry(), own])
     app.decorate('metrics', {
@@ -98,6 +121,15 @@ export default fp(
         emf.addMetric('id_minter.success_count', MetricUnit.Count, successCount)
         emf.addMetric('id_minter.failure_count', MetricUnit.Count, failureCount)
         emf.addMetric('id_minter.superseded_count', MetricUnit.Count, supersededCount)
+        emf.publishStoredMetrics()
+      },
+      recordDownstream({ sent, failed, requests }: DownstreamMeasurement) {
+        downstreamMessages.inc({ outcome: 'sent' }, sent)
+        downstreamMessages.inc({ outcome: 'failed' }, failed)
+        downstreamRequests.inc(requests)
+        if (!config.EMF_METRICS) return
+        emf.addMetric('id_minter.downstream_sent_count', MetricUnit.Count, sent)
+        emf.addMetric('id_minter.downstream_failed_count', MetricUnit.Count, failed)
         emf.publishStoredMetrics()
       },
     })

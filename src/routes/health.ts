@@ -22,6 +22,7 @@ const HealthResponse = (description: string, example: unknown) =>
           database: Check('The MySQL primary (and replica, when configured): the identifiers table can be read (after migrations, when they are applied at start-up).'),
           sourceIndex: Check('The source index (es_source_index) exists and answers.'),
           identifiedIndex: Check('The identified index (es_identified_index) exists and answers.'),
+          queue: Type.Optional(Check('The input queue the server consumes (queue_url) answers GetQueueAttributes; present only when queue_url is set.')),
         },
         { description: 'One entry per dependency, each checked afresh on this call.' },
       ),

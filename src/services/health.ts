@@ -9,12 +9,14 @@ export interface CheckResult {
 
 export interface Health {
   status: 'ok' | 'error'
-  checks: { database: CheckResult; sourceIndex: CheckResult; identifiedIndex: CheckResult }
+  checks: { database: CheckResult; sourceIndex: CheckResult; identifiedIndex: CheckResult; queue?: CheckResult }
 }
 
 export interface HealthDependencies {
   database: { ping(deadline: Deadline): Promise<void> }
   works: { ping(which: 'source' | 'target', deadline: Deadline): Promise<void> }
+  /** The input queue the server consumes (queue_url), when one is configured. */
+  queue?: { ping(deadline: Deadline): Promise<void> } | undefined
   /** Each check's budget in ms: its driver gives up (and cancels) after it. */
   timeoutMs?: number
 }
@@ -33,13 +35,14 @@ async function timed(check: (deadline: Deadline) => Promise<void>, timeoutMs: nu
  * Readiness: asks each dependency afresh, in parallel, each within timeoutMs (3 s by default);
  * nothing is cached, so recovery shows at once.
  */
-export async function checkHealth({ database, works, timeoutMs = 3000 }: HealthDependencies): Promise<Health> {
-  const [db, source, target] = await Promise.all([
+export async function checkHealth({ database, works, queue, timeoutMs = 3000 }: HealthDependencies): Promise<Health> {
+  const [db, source, target, input] = await Promise.all([
     timed((deadline) => database.ping(deadline), timeoutMs),
     timed((deadline) => works.ping('source', deadline), timeoutMs),
     timed((deadline) => works.ping('target', deadline), timeoutMs),
+    queue ? timed((deadline) => queue.ping(deadline), timeoutMs) : undefined,
   ])
-  const checks = { database: db, sourceIndex: source, identifiedIndex: target }
+  const checks: Health['checks'] = { database: db, sourceIndex: source, identifiedIndex: target, ...(input ? { queue: input } : {}) }
   const status = Object.values(checks).every((c) => c.status === 'ok') ? 'ok' : 'error'
   return { status, checks }
 }

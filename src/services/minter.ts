@@ -35,6 +35,11 @@ export interface Superseded {
 export interface MintReport {
   result: MintResult
   superseded: Superseded[]
+  /**
+   * The canonical ID of each success's work (its root node's), by source identifier: what a
+   * downstream notification carries. Works that share a root canonical ID share the entry's value.
+   */
+  canonicalIds: Map<string, string>
 }
 
 export interface MinterDependencies {
@@ -200,13 +205,17 @@ export function createMinter({ identifiers, works }: MinterDependencies) {
     }
 
     const result: MintResult = { successes: [], failures: [] }
+    const rootIds = new Map(ready.map((work) => [work.id, canonicalIdOf(work.root)]))
+    const canonicalIds = new Map<string, string>()
     for (const id of requested) {
       const error = failed.get(id)
-      if (error === undefined) result.successes.push(id)
-      else result.failures.push({ sourceIdentifier: id, error })
+      if (error === undefined) {
+        result.successes.push(id)
+        canonicalIds.set(id, rootIds.get(id) as string)
+      } else result.failures.push({ sourceIdentifier: id, error })
     }
     if (request.jobId !== undefined) result.jobId = request.jobId
-    return { result, superseded }
+    return { result, superseded, canonicalIds }
   }
 
   return { mint }

@@ -1,0 +1,128 @@
+import { GetQueueAttributesCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs'
+import fp from 'fastify-plugin'
+import { once } from 'node:events'
+import { Consumer } from 'sqs-consumer'
+import type { Config } from '../config.js'
+import { Deadline } from '../services/deadline.js'
+import { createDownstream, createSqsClient, type Downstream } from '../services/downstream.js'
+import { describeError } from '../services/errors.js'
+import type { Minter } from '../services/minter.js'
+import { createSqsBatchProcessor, type SqsBatchProcessor } from '../services/sqs-batch.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The SQS interface's batch rules (src/services/sqs-batch.ts), wired to this app's minter, downstream, logs and metrics. */
+    sqsBatches: SqsBatchProcessor
+    /** Where minted works' canonical IDs are sent (use_downstream). */
+    downstream: Downstream
+    /** The queue the server consumes (queue_url), when one is configured: for /health. */
+    inputQueue: { url: string; ping(deadline: Deadline): Promise<void> } | undefined
+  }
+}
+
+export interface QueueOptions {
+  config: Config
+  minter: Minter
+}
+
+/** Messages asked for per ReceiveMessage (SQS's maximum), and the long poll's wait in seconds (SQS's maximum). */
+const RECEIVE_BATCH = 10
+const WAIT_TIME_SECONDS = 20
+
+/**
+ * The SQS interface's parts that live with the app: the downstream target chosen at start-up,
+ * the batch processor both SQS front doors use, and, when queue_url is set, the container form:
+ * an sqs-consumer long-polling that queue, processing each batch of messages exactly as the
+ * Lambda does and deleting only those that succeeded. On close it stops polling (cancelling a
+ * long poll that is only waiting), lets the batch in flight finish and its messages be deleted,
+ * then releases the SQS clients; the database and Elasticsearch plugins close after it.
+ */
+export default fp(
+  async (app, { config, minter }: QueueOptions) => {
+    const usesSqs = config.use_downstream === 'sqs' || config.queue_url !== undefined
+    const client: SQSClient | undefined = usesSqs ? createSqsClient() : undefined
+    if (client) {
+      // The SDK would only complain at the first send; a missing region is a configuration error.
+      const region = await client.config.region().catch(() => undefined)
+      if (!region) throw new Error('Invalid configuration: AWS_REGION is required when use_downstream is sqs or queue_url is set')
+    }
+    const downstream = createDownstream(config, client ? { client } : {})
+    const batches = createSqsBatchProcessor({
+      mint: minter.mint,
+      downstream,
+      recordMint: (measurement) => app.metrics.recordMint(measurement),
+      recordDownstream: (outcome) => app.metrics.recordDownstream(outcome),
+    })
+    app.decorate('downstream', downstream)
+    app.decorate('sqsBatches', batches)
+
+    const queueUrl = config.queue_url
+    if (!queueUrl || !client) {
+      app.decorate('inputQueue', undefined)
+      app.addHook('onClose', async () => {
+        downstream.close()
+        client?.destroy()
+      })
+      return
+    }
+
+    app.decorate('inputQueue', {
+      url: queueUrl,
+      async ping(deadline: Deadline) {
+        await client.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }), { abortSignal: deadline.signal })
+      },
+    })
+
+    const log = app.log.child({ queueUrl })
+    /** Whether a ReceiveMessage is outstanding: only then may stopping abort it (an abort would also cancel deletes). */
+    let receiving = false
+    let batch = 0
+    const consumer = Consumer.create({
+      queueUrl,
+      sqs: client,
+      batchSize: RECEIVE_BATCH,
+      waitTimeSeconds: WAIT_TIME_SECONDS,
+      // How long stop() waits for the batch in flight, its deletes included: the batch's own budget and a little.
+      pollingCompleteWaitTimeMs: config.MINT_TIMEOUT_MS + 5_000,
+      preReceiveMessageCallback: async () => {
+        receiving = true
+      },
+      postReceiveMessageCallback: async () => {
+        receiving = false
+      },
+      handleMessageBatch: async (messages: Message[]) => {
+        receiving = false
+        const batchLog = log.child({ batch: ++batch })
+        const { batchItemFailures } = await batches.process(
+          messages.map((message) => ({ messageId: message.MessageId ?? '', body: message.Body })),
+          { deadline: new Deadline(config.MINT_TIMEOUT_MS), log: batchLog },
+        )
+        const failed = new Set(batchItemFailures.map((f) => f.itemIdentifier))
+        // Returned messages are deleted; the rest become visible again after the visibility timeout.
+        return messages.filter((message) => !failed.has(message.MessageId ?? ''))
+      },
+    })
+    consumer.on('error', (error) => {
+      receiving = false
+      if (!consumer.status.isRunning && error.name === 'AbortError') return
+      log.warn({ error: describeError(error) }, 'queue consumer: SQS call failed')
+    })
+    consumer.on('processing_error', (error) => log.error({ err: error }, 'queue consumer: processing a batch failed'))
+
+    app.addHook('onReady', async () => {
+      consumer.start()
+      log.info('consuming the input queue')
+    })
+    app.addHook('onClose', async () => {
+      if (consumer.status.isRunning) {
+        const stopped = once(consumer, 'stopped')
+        consumer.stop({ abort: receiving })
+        await stopped
+        log.info('stopped consuming the input queue')
+      }
+      downstream.close()
+      client.destroy()
+    })
+  },
+  { name: 'queue', dependencies: ['observability'] },
+)
