@@ -11,9 +11,11 @@ import queuePlugin from './plugins/queue.js'
 import elasticsearchPlugin from './plugins/elasticsearch.js'
 import swaggerPlugin from './plugins/swagger.js'
 import healthRoutes from './routes/health.js'
+import lookupRoutes from './routes/lookup.js'
 import metricsRoutes from './routes/metrics.js'
 import mintRoutes from './routes/mint.js'
 import { DependencyUnavailableError } from './services/errors.js'
+import { createIdentifierReader } from './services/identifier-store/reader.js'
 import { createIdentifierStore } from './services/identifier-store/store.js'
 import { createMinter } from './services/minter.js'
 import { createWorkStore } from './services/work-store.js'
@@ -112,6 +114,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   // The SQS interface: downstream notifications, the batch rules, and the queue consumer when queue_url is set.
   await app.register(queuePlugin, { config, minter })
   await app.register(healthRoutes, { dependencies: { database: app.database, works, queue: app.inputQueue } })
+  await app.register(lookupRoutes, {
+    reader: createIdentifierReader({ primary: app.database.primaryPool, replica: app.database.replicaPool, ready: app.database.ready }),
+  })
   await app.register(metricsRoutes)
 
   return app

@@ -50,6 +50,13 @@ export const ConfigSchema = Type.Object({
     description:
       'Budget of one mint over HTTP, in ms, shared by all its stages (reading works, the database, indexing); when it runs out the mint answers 503 and its database work is cancelled.',
   }),
+  LOOKUP_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 900_000,
+    default: 5_000,
+    description:
+      'Budget of one read-only look-up (GET /canonical-ids/…, GET /source-identifiers, POST /source-identifiers/lookup), in ms; past it the look-up answers 503. In Lambda the smaller of this and the remaining time less LAMBDA_TIMEOUT_MARGIN_MS.',
+  }),
   LAMBDA_TIMEOUT_MARGIN_MS: Type.Integer({
     minimum: 0,
     maximum: 60_000,
@@ -75,7 +82,7 @@ export const ConfigSchema = Type.Object({
     Type.String({
       minLength: 1,
       secret: true,
-      description: 'Comma-separated API keys accepted on POST /mint (x-api-key header or Bearer token). Unset with API_KEY_HASHES: no key needed.',
+      description: 'Comma-separated API keys accepted on POST /mint and the look-ups (x-api-key header or Bearer token). Unset with API_KEY_HASHES: no key needed.',
     }),
   ),
   API_KEY_HASHES: Type.Optional(

@@ -45,3 +45,16 @@ t.test('the OpenAPI document is valid OpenAPI 3 and describes every field and st
   }
   t.same(undescribed, [], 'every field has a description')
 })
+
+t.test('the OpenAPI document describes the look-up routes with every status they answer', async (t) => {
+  const document = JSON.parse(await generateOpenApi())
+  const statuses = (path: string, method: string) => Object.keys(document.paths[path][method].responses).sort()
+  t.same(statuses('/canonical-ids/{canonicalId}', 'get'), ['200', '400', '401', '404', '503'])
+  t.same(statuses('/source-identifiers', 'get'), ['200', '400', '401', '404', '503'])
+  t.same(statuses('/source-identifiers/lookup', 'post'), ['200', '400', '401', '413', '415', '503'])
+  t.same(
+    document.paths['/source-identifiers'].get.parameters.map((p: { name: string; in: string; required: boolean }) => [p.name, p.in, p.required]),
+    [['ontologyType', 'query', true], ['identifierType', 'query', true], ['value', 'query', true]],
+  )
+  t.equal(document.paths['/canonical-ids/{canonicalId}'].get.parameters[0].schema.pattern, '^[!-~]{8}$')
+})

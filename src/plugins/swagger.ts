@@ -21,6 +21,7 @@ export default fp(
         info: { title: 'id-minter', version: API_VERSION, description: DESCRIPTION },
         tags: [
           { name: 'minting', description: 'Give source identifiers canonical IDs and write identified works' },
+          { name: 'look-up', description: 'Read-only: the canonical ID of a source identifier, and the source identifiers behind a canonical ID' },
           { name: 'operations', description: 'Health of the service and its dependencies' },
         ],
       },

@@ -5,6 +5,11 @@ const LETTERS = 'abcdefghjkmnpqrstuvwxyz'
 const ALPHABET = `${LETTERS}23456789`
 export const CANONICAL_ID_LENGTH = 8
 export const CANONICAL_ID_PATTERN = `^[${LETTERS}][${ALPHABET}]{${CANONICAL_ID_LENGTH - 1}}$`
+/**
+ * What can be stored as a canonical ID (CHAR(8) ascii): 8 printable ASCII characters, no spaces.
+ * Wider than the minting alphabet: IDs imported from the legacy minter may hold any of them (uppercase, say).
+ */
+export const STORED_CANONICAL_ID_PATTERN = `^[!-~]{${CANONICAL_ID_LENGTH}}$`
 
 /**
  * Draws `count` canonical IDs uniformly from a cryptographic source. Bytes at or above the largest
