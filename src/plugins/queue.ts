@@ -1,6 +1,5 @@
 import { GetQueueAttributesCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs'
 import fp from 'fastify-plugin'
-import { once } from 'node:events'
 import { Consumer } from 'sqs-consumer'
 import type { Config } from '../config.js'
 import { Deadline } from '../services/deadline.js'
@@ -28,6 +27,8 @@ export interface QueueOptions {
 /** Messages asked for per ReceiveMessage (SQS's maximum), and the long poll's wait in seconds (SQS's maximum). */
 const RECEIVE_BATCH = 10
 const WAIT_TIME_SECONDS = 20
+/** Pause between polls after a failed SQS call, in ms, until a poll succeeds. */
+const ERROR_BACKOFF_MS = 5_000
 
 /**
  * The SQS interface's parts that live with the app: the downstream target chosen at start-up,
@@ -102,20 +103,37 @@ export default fp(
         return messages.filter((message) => !failed.has(message.MessageId ?? ''))
       },
     })
+    // sqs-consumer polls again at once after a failed receive (a missing queue, say, answers at
+    // once): after an error the consumer waits ERROR_BACKOFF_MS between polls until one succeeds.
+    let backingOff = false
     consumer.on('error', (error) => {
       receiving = false
-      if (!consumer.status.isRunning && error.name === 'AbortError') return
+      if (!consumer.status.isRunning && (error as { code?: unknown }).code === 'AbortError') return
       log.warn({ error: describeError(error) }, 'queue consumer: SQS call failed')
+      if (!backingOff && consumer.status.isRunning) {
+        backingOff = true
+        consumer.updateOption('pollingWaitTimeMs', ERROR_BACKOFF_MS)
+      }
     })
+    const recovered = () => {
+      if (!backingOff) return
+      backingOff = false
+      consumer.updateOption('pollingWaitTimeMs', 0)
+    }
+    consumer.on('empty', recovered)
+    consumer.on('response_processed', recovered)
     consumer.on('processing_error', (error) => log.error({ err: error }, 'queue consumer: processing a batch failed'))
 
     app.addHook('onReady', async () => {
+      // A Lambda function is frozen between invocations: its queue is an event source mapping's to read.
+      if (process.env.AWS_LAMBDA_FUNCTION_NAME) return void log.warn('queue_url is ignored in Lambda: an SQS event source mapping feeds the function')
       consumer.start()
       log.info('consuming the input queue')
     })
     app.addHook('onClose', async () => {
       if (consumer.status.isRunning) {
-        const stopped = once(consumer, 'stopped')
+        // Not events.once: it would reject on the 'error' that aborting a long poll emits.
+        const stopped = new Promise((resolve) => consumer.once('stopped', resolve))
         consumer.stop({ abort: receiving })
         await stopped
         log.info('stopped consuming the input queue')
