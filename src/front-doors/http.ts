@@ -25,6 +25,19 @@ interface HttpAnswer {
 }
 
 /**
+ * A payload 2.0 event (HTTP API, Function URL) with its query string as the caller sent it, on the
+ * path. Its queryStringParameters are decoded, repeats joined by commas, and the adapter splits
+ * them again at every comma: `value=a,b` would reach the app as two values (400) and `value=a&value=b`
+ * as the same two. Over HTTP the app parses the raw query string; so it does here.
+ */
+function withRawQueryString(event: unknown): unknown {
+  const e = event as { version?: unknown; rawPath?: unknown; rawQueryString?: unknown; queryStringParameters?: unknown }
+  if (e.version !== '2.0' || typeof e.rawPath !== 'string' || typeof e.rawQueryString !== 'string' || e.rawQueryString === '') return event
+  const { queryStringParameters: _decoded, ...rest } = e
+  return { ...rest, rawPath: `${e.rawPath}?${e.rawQueryString}` }
+}
+
+/**
  * HTTP-shaped events, served by the app as any HTTP request is (API keys included), through
  * @fastify/aws-lambda, with answers in the shape each kind of event expects:
  * - an event with multiValueHeaders (API Gateway REST, an ALB target group with multi-value
@@ -38,7 +51,7 @@ export function httpFrontDoor(app: FastifyInstance): (event: unknown, context: C
   // One adapter: it decorates the request (awsLambda: the invocation's context, for the mint's budget) once per app.
   const serve = awsLambdaFastify(app, { albMultiValueHeaders: true }) as (event: unknown, context: Context) => Promise<HttpAnswer>
   return async (event, context) => {
-    const answer = await serve(event, context)
+    const answer = await serve(withRawQueryString(event), context)
     const { multiValueHeaders, requestContext } = event as HttpEventShape
     if (typeof multiValueHeaders !== 'object' || multiValueHeaders === null) {
       delete answer.multiValueHeaders
