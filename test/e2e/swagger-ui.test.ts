@@ -1,6 +1,7 @@
 /**
  * The Swagger UI end to end, in a real browser: open /documentation, expand POST /mint, "Try it
- * out" with the example body, "Execute", and check what the page shows and what was really written.
+ * out" with the example body, "Execute", and check what the page shows and what was really written;
+ * then "Try it out" on GET /canonical-ids/{canonicalId} with the minted work's ID typed in.
  *
  * Needs the distribution's chromium at /usr/bin/chromium (`bash scripts/ensure-chromium.sh`, as root).
  * When it is missing this test fails saying so; it is never skipped.
@@ -19,11 +20,12 @@ const CHROMIUM = '/usr/bin/chromium'
 /** Every browser step waits at most this long. */
 const STEP_TIMEOUT = 30_000
 const SCREENSHOT = fileURLToPath(new URL('../../test-artifacts/swagger-ui-mint.png', import.meta.url))
+const LOOKUP_SCREENSHOT = fileURLToPath(new URL('../../test-artifacts/swagger-ui-lookup.png', import.meta.url))
 
 /** A console error or page error that means the page's content policy blocked something, or a script did not load. */
 const BLOCKED = /content.security.policy|refused to (load|execute|apply|connect)|failed to load|loading (module|chunk|script)/i
 
-t.test('Try it out on POST /mint in the Swagger UI mints the example works', { timeout: 120_000 }, async (t) => {
+t.test('Try it out on POST /mint in the Swagger UI mints the example works, and GET /canonical-ids/{canonicalId} looks one up', { timeout: 120_000 }, async (t) => {
   if (!existsSync(CHROMIUM)) {
     t.fail(`chromium is missing: ${CHROMIUM} does not exist. Install it with \`bash scripts/ensure-chromium.sh\` (as root) and run this test again.`)
     return
@@ -136,6 +138,39 @@ t.test('Try it out on POST /mint in the Swagger UI mints the example works', { t
     mappings.some((m) => m.SourceId.includes('calm-uuid-here')),
     'nothing was minted for the missing calm-uuid-here',
   )
+
+  // Look the minted work's canonical ID up: GET /canonical-ids/{canonicalId}, "Try it out" with the ID typed in.
+  const sample = mappings.find((m) => m.OntologyType === 'Work' && m.SourceSystem === 'sierra-system-number' && m.SourceId === 'b1234567')
+  if (sample) {
+    const lookupBlock = page.locator('.opblock.opblock-get').filter({ has: page.locator('.opblock-summary-path', { hasText: /^\/canonical-ids\/\{canonicalId\}$/ }) })
+    await lookupBlock.waitFor({ state: 'visible' })
+    await lookupBlock.locator('.opblock-summary').first().click()
+    await lookupBlock.locator('button.try-out__btn').click()
+    const idInput = lookupBlock.locator('tr[data-param-name="canonicalId"] input')
+    await idInput.waitFor({ state: 'visible' })
+    t.equal(await idInput.inputValue(), 'a2b3c4d5', 'the parameter holds the example ID')
+    await idInput.fill(sample.CanonicalId)
+    const lookedUp = page.waitForResponse((r) => r.url() === `${base}/canonical-ids/${sample.CanonicalId}` && r.request().method() === 'GET')
+    await lookupBlock.locator('button.execute').click()
+    t.equal((await lookedUp).status(), 200, 'the browser got 200 from GET /canonical-ids/{canonicalId}')
+    const lookupLive = lookupBlock.locator('.live-responses-table .response').first()
+    await lookupLive.waitFor({ state: 'visible' })
+    t.equal((await lookupLive.locator('.response-col_status').innerText()).trim(), '200', 'the response code shown is 200')
+    const shownLookup = (await lookupLive.locator('.response-col_description .highlight-code pre').first().innerText()).trim()
+    let lookupBody: { canonicalId?: string; sourceIdentifiers?: Array<Record<string, string>> } = {}
+    try {
+      lookupBody = JSON.parse(shownLookup)
+    } catch {
+      t.fail(`the look-up body shown is not JSON: ${shownLookup.slice(0, 500)}`)
+    }
+    t.equal(lookupBody.canonicalId, sample.CanonicalId, 'the body shown names the canonical ID')
+    t.match(lookupBody.sourceIdentifiers, [{ ontologyType: 'Work', identifierType: 'sierra-system-number', value: 'b1234567', createdAt: /^\d{4}-\d\d-\d\dT[\d:.]+Z$/ }], 'and the work\'s source identifier behind it')
+    t.equal(lookupBody.sourceIdentifiers?.length, 1)
+    const lookupBottom = await lookupLive.evaluate((element) => Math.ceil(element.getBoundingClientRect().bottom + (globalThis as unknown as { scrollY: number }).scrollY) + 16)
+    const lookupTop = await lookupBlock.evaluate((element) => Math.floor(element.getBoundingClientRect().top + (globalThis as unknown as { scrollY: number }).scrollY) - 16)
+    await page.screenshot({ path: LOOKUP_SCREENSHOT, fullPage: true, clip: { x: 0, y: Math.max(0, lookupTop), width: 1280, height: lookupBottom - Math.max(0, lookupTop) } })
+    t.comment(`screenshot: ${LOOKUP_SCREENSHOT}`)
+  }
 
   const blocked = [...violations, ...consoleErrors.filter((e) => BLOCKED.test(e)), ...pageErrors.filter((e) => BLOCKED.test(e))]
   t.same(blocked, [], 'no content security policy violation and no script failed to load')
