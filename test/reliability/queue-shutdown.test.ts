@@ -1,0 +1,98 @@
+/**
+ * SIGTERM while the container's queue consumer has a batch in flight: the real server
+ * (src/server.ts) consumes a real ElasticMQ queue, its database answers through a proxy that
+ * holds the first batch's look-up, and SIGTERM arrives while that batch is held.
+ * The batch must finish (minted, notified downstream, its messages deleted), no further message
+ * may be received, and the process must exit 0: every message is then either done or still
+ * waiting on the queue, untouched.
+ */
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { makeWork } from '../../fixtures/works.js'
+import { localEnv } from '../../fixtures/local-env.js'
+import { isolatedConfig, prepareStores } from '../helpers.js'
+import { createQueue, drainBodies, localAwsEnv, queueDepth, sendBodies } from '../sqs/support.js'
+import { TcpProxy } from './proxy.js'
+import { directDatabase, freePort, rowKey, within, workKeys } from './support.js'
+
+/** The test process's environment without tap's own hooks, so the child is a plain server. */
+function plainEnvironment(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [name, value] of Object.entries(process.env)) if (!/^(TAP|_TAPJS|NODE_OPTIONS)/.test(name)) env[name] = value
+  return env
+}
+
+t.test('SIGTERM with an SQS batch in flight: the batch finishes and is deleted, nothing else is taken, exit 0', async (t) => {
+  const config = isolatedConfig('queue-sigterm')
+  const es = await prepareStores(t, config)
+  // A long visibility timeout: a message received and not deleted would stay invisible, and show.
+  const input = await createQueue(t, 'in', { VisibilityTimeout: '300' })
+  const downstream = await createQueue(t, 'down')
+  const proxy = await TcpProxy.start({ targetPort: 3306, mysql: true })
+  t.teardown(() => proxy.close())
+  const works = Array.from({ length: 25 }, (_, i) => makeWork({ value: `bqterm${i}`, nested: 2 }))
+  await es.bulk({ refresh: true, operations: works.flatMap(({ id, work }) => [{ index: { _index: config.es_source_index, _id: id } }, work]) })
+  const port = await freePort()
+  // The messages wait on the queue before the server starts, so its first receive takes ten; that
+  // batch is held at its look-up (the first statement a mint sends to the identifiers table).
+  await sendBodies(input.url, works.map((w) => w.id))
+  const held = proxy.holdNext((c) => /^select .* from `identifiers`/is.test(c.sql ?? ''))
+
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: fileURLToPath(new URL('../../', import.meta.url)),
+    env: {
+      ...plainEnvironment(),
+      ...localEnv,
+      ...localAwsEnv,
+      IDENTIFIERS_DATABASE: config.IDENTIFIERS_DATABASE,
+      es_source_index: config.es_source_index,
+      es_identified_index: config.es_identified_index,
+      db_port: String(proxy.port),
+      APPLY_MIGRATIONS: 'true',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      queue_url: input.url,
+      use_downstream: 'sqs',
+      downstream_queue_url: downstream.url,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString('utf8')).slice(-200_000)
+  }
+  child.stdout.on('data', keep)
+  child.stderr.on('data', keep)
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+
+  const connection = await within(held, 60_000, 'a batch reaching the database').catch((error: Error) => {
+    t.comment(output.slice(-3000))
+    throw error
+  })
+  const inFlight = await queueDepth(input.url)
+  t.equal(inFlight.inFlight, 10, 'a batch of 10 messages is in flight, held at its look-up')
+  child.kill('SIGTERM')
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  t.equal(child.exitCode, null, 'the process waits for the batch')
+  connection.release()
+
+  const exit = await within(exited, 30_000, 'exit after SIGTERM')
+  t.same(exit, { code: 0, signal: null }, 'the process exits 0')
+  t.match(output, /"msg":"stopped consuming the input queue"/, 'the consumer stopped before the process exited')
+
+  const depth = await queueDepth(input.url)
+  t.equal(depth.inFlight, 0, 'no message was left received and undeleted')
+  const processed = works.length - depth.visible
+  t.equal(processed, inFlight.inFlight, 'exactly the batch in flight was taken off the queue: nothing was received after SIGTERM')
+  const db = await directDatabase(t, config.IDENTIFIERS_DATABASE)
+  const mapping = new Map((await db.mappings()).map((r) => [rowKey(r), r.CanonicalId]))
+  const minted = works.filter((w) => mapping.has(workKeys(w.work).root))
+  t.equal(minted.length, processed, 'the works of the deleted messages, and only those, were minted')
+  const notified = await drainBodies(downstream.url, processed)
+  t.same(notified.sort(), minted.map((w) => mapping.get(workKeys(w.work).root)).sort(), 'and notified downstream before the process exited')
+})
