@@ -14,10 +14,12 @@ import healthRoutes from './routes/health.js'
 import lookupRoutes from './routes/lookup.js'
 import metricsRoutes from './routes/metrics.js'
 import mintRoutes from './routes/mint.js'
+import reprocessRoutes from './routes/reprocess.js'
 import { DependencyUnavailableError } from './services/errors.js'
 import { createIdentifierReader } from './services/identifier-store/reader.js'
 import { createIdentifierStore } from './services/identifier-store/store.js'
 import { createMinter } from './services/minter.js'
+import { createReprocessor } from './services/reprocess.js'
 import { createWorkStore } from './services/work-store.js'
 import { loggerOptions } from './logger.js'
 
@@ -111,6 +113,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   })
   const minter = createMinter({ identifiers, works })
   await app.register(mintRoutes, { minter })
+  // Reprocessing drives the same minter over a window of the source index, or all of it.
+  await app.register(reprocessRoutes, { reprocessor: createReprocessor({ works, minter, chunkBudgetMs: config.MINT_TIMEOUT_MS }) })
   // The SQS interface: downstream notifications, the batch rules, and the queue consumer when queue_url is set.
   await app.register(queuePlugin, { config, minter })
   await app.register(healthRoutes, { dependencies: { database: app.database, works, queue: app.inputQueue } })

@@ -57,6 +57,13 @@ export const ConfigSchema = Type.Object({
     description:
       'Budget of one read-only look-up (GET /canonical-ids/…, GET /source-identifiers, POST /source-identifiers/lookup), in ms; past it the look-up answers 503. In Lambda the smaller of this and the remaining time less LAMBDA_TIMEOUT_MARGIN_MS.',
   }),
+  REPROCESS_TIMEOUT_MS: Type.Integer({
+    minimum: 1_000,
+    maximum: 900_000,
+    default: 25_000,
+    description:
+      'Budget of one POST /reprocess call over HTTP, in ms: it mints chunk after chunk and answers a cursor before the budget runs out (in Lambda the budget is the remaining time less LAMBDA_TIMEOUT_MARGIN_MS). Each chunk of 100 works gets at most MINT_TIMEOUT_MS of it.',
+  }),
   LAMBDA_TIMEOUT_MARGIN_MS: Type.Integer({
     minimum: 0,
     maximum: 60_000,

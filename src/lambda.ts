@@ -8,6 +8,7 @@ import { buildApp } from './app.js'
 import { loadConfig } from './config.js'
 import { eventKind } from './front-doors/event-kind.js'
 import { httpFrontDoor } from './front-doors/http.js'
+import { invokeReprocess } from './front-doors/reprocess.js'
 import { handleSqsEvent } from './front-doors/sqs.js'
 import { invokeMint, type DirectInvocation } from './front-doors/step-functions.js'
 
@@ -37,7 +38,7 @@ async function start(): Promise<FastifyInstance> {
 /**
  * Recognises the event (front-doors/event-kind.ts) and hands it to its front door: an SQS batch
  * answers {batchItemFailures}; an HTTP event the app's HTTP answer; a direct invocation (Step
- * Functions) the mint result. Any other event with Records (S3, SNS, Kinesis, DynamoDB Streams, a
+ * Functions) the mint result, or for a reprocess request the reprocess answer. Any other event with Records (S3, SNS, Kinesis, DynamoDB Streams, a
  * mix), a Kafka or an EventBridge event throws UnsupportedEventError naming its source.
  */
 export async function handler(event: unknown, context: Context): Promise<unknown> {
@@ -45,5 +46,6 @@ export async function handler(event: unknown, context: Context): Promise<unknown
   const kind = eventKind(event)
   if (kind.kind === 'sqs') return handleSqsEvent(app, kind.records, context)
   if (kind.kind === 'http') return (serveHttp as NonNullable<typeof serveHttp>)(event, context)
+  if (kind.kind === 'reprocess') return invokeReprocess(app, internalToken, event as Record<string, unknown>, context)
   return invokeMint(app, internalToken, event as DirectInvocation, context)
 }

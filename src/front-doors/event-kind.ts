@@ -1,5 +1,6 @@
 import type { SQSRecord } from 'aws-lambda'
 import { isHttpEvent } from './http.js'
+import { isReprocessEvent } from './reprocess.js'
 
 /**
  * An event this function has no front door for: an S3, SNS, Kinesis, DynamoDB Streams, SES,
@@ -16,8 +17,10 @@ export type EventKind =
   | { kind: 'http' }
   /** A Step Functions task's direct invocation: the event is a mint request. */
   | { kind: 'direct' }
+  /** A direct invocation whose event is a reprocess request (front-doors/reprocess.ts). */
+  | { kind: 'reprocess' }
 
-const TAKES = 'this function takes SQS events (eventSource aws:sqs), HTTP events and Step Functions mint requests'
+const TAKES = 'this function takes SQS events (eventSource aws:sqs), HTTP events and Step Functions mint and reprocess requests'
 
 /** The source a record names: eventSource for most services, EventSource for SNS. */
 function recordSource(record: unknown): string {
@@ -34,6 +37,7 @@ function recordSource(record: unknown): string {
  *   failure names); any other Records (other sources, a mix, empty, not an array) is unsupported;
  * - a Kafka (MSK, self-managed) or EventBridge event: unsupported;
  * - API Gateway (REST, HTTP API), Function URL and ALB events: HTTP;
+ * - an object with `window` or `full` and no `sourceIdentifiers`: a reprocess request;
  * - anything else: a direct invocation (Step Functions), which answers bad input as a failure.
  */
 export function eventKind(event: unknown): EventKind {
@@ -59,5 +63,6 @@ export function eventKind(event: unknown): EventKind {
     throw new UnsupportedEventError(`Unsupported event: EventBridge event from ${e.source} (${e['detail-type']}); ${TAKES}`)
   }
   if (isHttpEvent(event)) return { kind: 'http' }
+  if (isReprocessEvent(event)) return { kind: 'reprocess' }
   return { kind: 'direct' }
 }

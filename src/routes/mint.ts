@@ -1,9 +1,7 @@
 import { Type, type FastifyPluginAsyncTypebox, type Static } from '@fastify/type-provider-typebox'
-import type { Context } from 'aws-lambda'
-import type { FastifyRequest } from 'fastify'
-import { INTERNAL_HEADER } from '../plugins/api-keys.js'
 import { Deadline } from '../services/deadline.js'
 import type { Minter } from '../services/minter.js'
+import { requestBudgetMs } from './budget.js'
 import { errorResponse } from './schemas.js'
 
 export const MAX_SOURCE_IDENTIFIERS = 100
@@ -72,23 +70,9 @@ export const MintResponseBody = Type.Object(
 export type MintRequestBody = Static<typeof MintRequestBody>
 export type MintResponseBody = Static<typeof MintResponseBody>
 
-/** The header in which the Lambda adapter passes a direct invocation's budget (ms); trusted only on internal requests. */
-export const BUDGET_HEADER = `${INTERNAL_HEADER}-budget-ms`
+export { BUDGET_HEADER } from './budget.js'
 
 const routes: FastifyPluginAsyncTypebox<{ minter: Minter }> = async (app, { minter }) => {
-  /**
-   * The request's time budget in ms: what the Lambda invocation has left minus
-   * LAMBDA_TIMEOUT_MARGIN_MS (direct invocations pass it in BUDGET_HEADER; HTTP-shaped events carry
-   * their Lambda context), otherwise MINT_TIMEOUT_MS.
-   */
-  function budgetMs(request: FastifyRequest): number {
-    const passed = Number(request.headers[BUDGET_HEADER])
-    if (app.isInternal(request) && Number.isFinite(passed)) return passed
-    const context = (request as { awsLambda?: { context?: Context } }).awsLambda?.context
-    if (typeof context?.getRemainingTimeInMillis === 'function') return context.getRemainingTimeInMillis() - app.config.LAMBDA_TIMEOUT_MARGIN_MS
-    return app.config.MINT_TIMEOUT_MS
-  }
-
   app.post(
     '/mint',
     {
@@ -123,7 +107,7 @@ const routes: FastifyPluginAsyncTypebox<{ minter: Minter }> = async (app, { mint
     async (request) => {
       if (request.body.jobId !== undefined) request.log = request.log.child({ jobId: request.body.jobId })
       const started = performance.now()
-      const { result, superseded } = await minter.mint(request.body, new Deadline(budgetMs(request)))
+      const { result, superseded } = await minter.mint(request.body, new Deadline(requestBudgetMs(app, request, app.config.MINT_TIMEOUT_MS)))
       for (const entry of superseded) request.log.info(entry, 'superseded: the identified index keeps another copy')
       const outcome = { successCount: result.successes.length, failureCount: result.failures.length }
       request.mintOutcome = outcome

@@ -27,3 +27,22 @@ export function describeError(error: unknown): string {
   }
   return String(error)
 }
+
+/**
+ * The point in time a reprocess cursor reads from has expired (its keep_alive passed with no search)
+ * or was closed. Answered 410 over HTTP and thrown by name to Step Functions: continuing is
+ * impossible, and the job is started again without a cursor (a mint run twice gives the same IDs).
+ */
+export class PointInTimeExpiredError extends Error {
+  override name = 'PointInTimeExpiredError'
+  readonly statusCode = 410
+}
+
+/**
+ * A reprocess cursor that cannot be read: not one this service made, damaged in transit, or made
+ * for another selection, slice or source index. Answered 400, or `Invalid input` to a Lambda.
+ */
+export class InvalidCursorError extends Error {
+  override name = 'InvalidCursorError'
+  readonly statusCode = 400
+}

@@ -1,6 +1,6 @@
 import { errors, type Client, type TransportRequestOptions } from '@elastic/elasticsearch'
 import type { Deadline } from './deadline.js'
-import { DependencyUnavailableError, describeError } from './errors.js'
+import { DependencyUnavailableError, describeError, InvalidCursorError, PointInTimeExpiredError } from './errors.js'
 
 export interface WorkStoreOptions {
   source: Client
@@ -34,6 +34,33 @@ export interface IndexOutcome {
 }
 
 export type WorkStore = ReturnType<typeof createWorkStore>
+
+/** The source index's ingest timestamp (a `date` in index-config/): what a reprocess window selects on. */
+export const INDEXED_AT = 'indexed_at'
+
+/** One page of a point-in-time read (PageRequest): the works' ids, in the point in time's order. */
+export interface PointInTimePage {
+  /** The point in time's id to send next: Elasticsearch may answer a new one to any search, and the latest is the one to use. */
+  pointInTime: string
+  /** Each work's source index id and its sort values (the search_after that reads on from it). */
+  hits: Array<{ id: string; sort: unknown[] }>
+}
+
+/** What to read of a point in time, and from where. */
+export interface PageRequest {
+  /** The id of a point in time on the source index (openPointInTime). */
+  pointInTime: string
+  /** How long the point in time is kept after this search, as an Elasticsearch time value ("10m"). */
+  keepAlive: string
+  /** Only works whose indexed_at lies in [start, end), both epoch milliseconds; every work when absent. */
+  window?: { start: number; end: number }
+  /** Elasticsearch sliced search, slice `id` of `max` (0 <= id < max); a max of 1 reads everything. */
+  slice?: { id: number; max: number }
+  /** The sort values of the last work already read: the page starts after it; at the beginning when absent. */
+  searchAfter?: unknown[]
+  /** Works per page. */
+  size: number
+}
 
 /**
  * Reads source works and writes identified ones. Every call takes the request's Deadline, which
@@ -206,7 +233,86 @@ export function createWorkStore({
     if (!exists) throw new DependencyUnavailableError('elasticsearch', `Source index ${sourceIndex} does not exist`)
   }
 
-  return { fetch, index, ping, sourceIndex, targetIndex }
+  /**
+   * Opens a point in time on the source index: a view of it as it is now, which the pages of a
+   * reprocess read, whatever is indexed meanwhile. Elasticsearch keeps it for `keepAlive` (a time
+   * value, "10m") after it is opened and after each search that uses it. Returns its id.
+   */
+  async function openPointInTime(keepAlive: string, deadline: Deadline): Promise<string> {
+    const stage = `opening a point in time on ${sourceIndex}`
+    const response = await unavailableOnFailure(deadline, stage, () => source.openPointInTime({ index: sourceIndex, keep_alive: keepAlive }, options(deadline, stage)))
+    return response.id
+  }
+
+  /**
+   * One page of works from a point in time, sorted by _shard_doc (the cheapest order, and the one
+   * sliced search splits on), ids only: the minter reads each work itself. Never from/size or
+   * scroll. A point in time that has expired or was closed is PointInTimeExpiredError; a point in
+   * time or search position Elasticsearch refuses (400) is InvalidCursorError; a shard that fails
+   * fails the page (allow_partial_search_results is off), so no work is ever skipped silently.
+   */
+  async function readPage(request: PageRequest, deadline: Deadline): Promise<PointInTimePage> {
+    const stage = `reading a page of ${sourceIndex}`
+    const { window, slice } = request
+    let response
+    try {
+      response = await unavailableOnFailure(deadline, stage, () =>
+        source.search<unknown>(
+          {
+            pit: { id: request.pointInTime, keep_alive: request.keepAlive },
+            size: request.size,
+            sort: ['_shard_doc'],
+            _source: false,
+            track_total_hits: false,
+            allow_partial_search_results: false,
+            filter_path: ['pit_id', 'hits.hits._id', 'hits.hits.sort', '_shards.failed'],
+            ...(window ? { query: windowQuery(window) } : {}),
+            // Elasticsearch refuses a slice of max 1: that is the whole selection.
+            ...(slice && slice.max > 1 ? { slice: { id: slice.id, max: slice.max } } : {}),
+            ...(request.searchAfter ? { search_after: request.searchAfter as never } : {}),
+          },
+          options(deadline, stage),
+        ),
+      )
+    } catch (error) {
+      const cause = error instanceof DependencyUnavailableError ? error.cause : undefined
+      if (cause instanceof errors.ResponseError) {
+        if (JSON.stringify(cause.body ?? '').includes('search_context_missing_exception')) {
+          throw new PointInTimeExpiredError(`The point in time on ${sourceIndex} has expired or was closed (it is kept ${request.keepAlive} after each search): start again without a cursor`, { cause })
+        }
+        if (cause.statusCode === 400) throw new InvalidCursorError(`Elasticsearch refused the point in time or search position: ${describeError(cause)}`, { cause })
+      }
+      throw error
+    }
+    if ((response._shards?.failed ?? 0) > 0) throw new DependencyUnavailableError('elasticsearch', `Elasticsearch ${stage}: ${response._shards.failed} shards failed`)
+    const hits = (response.hits?.hits ?? []).map((hit) => ({ id: hit._id as string, sort: hit.sort as unknown[] }))
+    return { pointInTime: response.pit_id ?? request.pointInTime, hits }
+  }
+
+  /** Closes a point in time; one that has expired already is not an error. */
+  async function closePointInTime(pointInTime: string, deadline: Deadline): Promise<void> {
+    const stage = `closing a point in time on ${sourceIndex}`
+    await unavailableOnFailure(deadline, stage, () => source.closePointInTime({ id: pointInTime }, { ...options(deadline, stage), ignore: [404] }))
+  }
+
+  /** How many works of the source index lie in the window ([start, end) of indexed_at, epoch ms), or in all of it. */
+  async function countWorks(window: { start: number; end: number } | undefined, deadline: Deadline): Promise<number> {
+    const stage = `counting works in ${sourceIndex}`
+    const response = await unavailableOnFailure(deadline, stage, () =>
+      source.count(
+        { index: sourceIndex, ...(window ? { query: windowQuery(window) } : {}) },
+        options(deadline, stage),
+      ),
+    )
+    return response.count
+  }
+
+  return { fetch, index, ping, openPointInTime, readPage, closePointInTime, countWorks, sourceIndex, targetIndex }
+}
+
+/** The works whose indexed_at lies in [start, end), both epoch milliseconds (a filter: nothing is scored). */
+function windowQuery(window: { start: number; end: number }) {
+  return { bool: { filter: [{ range: { [INDEXED_AT]: { gte: window.start, lt: window.end, format: 'epoch_millis' } } }] } }
 }
 
 async function unavailableOnFailure<T>(deadline: Deadline, what: string, operation: () => Promise<T>): Promise<T> {
