@@ -1,15 +1,17 @@
 # syntax=docker/dockerfile:1
 #
-# Targets (the last stage, `lambda`, is what a plain `docker build .` produces):
+# Targets (the last stage, `sqs`, is what a plain `docker build .` produces):
 #
-#   docker build -t id-minter-lambda .                                    Lambda image (default)
+#   docker build -t id-minter-sqs .                                       Lambda image for SQS (default)
 #   docker build --target stepfunction -t id-minter-stepfunction .         Lambda image for Step Functions
 #   docker build --target lambda_rie -t id-minter-local .                  Lambda image for local invocation
 #   docker build --target server -t id-minter-server .                     HTTP server (node dist/server.js)
 #
-# There is one handler, index.handler: it answers a Step Functions event ({sourceIdentifiers, jobId})
-# and API Gateway / Function URL / ALB events alike, so `lambda` and `stepfunction` hold the same
-# bundle; they are separate names so each deployment can pin its own.
+# There is one handler, index.handler: src/lambda.ts recognises the event and answers an SQS batch
+# ({batchItemFailures}), a Step Functions event ({sourceIdentifiers, jobId}) and API Gateway /
+# Function URL / ALB events alike, so `sqs` and `stepfunction` hold the same bundle; they are
+# separate names so each deployment can pin its own. What differs is configuration: the SQS
+# function is deployed with use_downstream=sqs and downstream_queue_url (infra/terraform/sqs.tf).
 #
 # Local invocation (the AWS base image runs the Runtime Interface Emulator on 8080 when started
 # outside Lambda; docker-compose.yml maps it to 9001):
@@ -83,5 +85,6 @@ EXPOSE 8080
 # The image the Step Functions state machines invoke.
 FROM lambda_base AS stepfunction
 
+# The image an SQS event source mapping invokes (the spec's `docker build -t id-minter-sqs .`).
 # Default target: keep this stage last.
-FROM lambda_base AS lambda
+FROM lambda_base AS sqs

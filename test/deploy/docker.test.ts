@@ -73,9 +73,12 @@ function dockerIgnored(t: Test): (path: string) => boolean {
 }
 
 t.test('the stages the spec names exist, and a plain `docker build .` gives the Lambda image', async (t) => {
-  for (const name of ['build', 'server', 'lambda_rie', 'stepfunction']) t.ok(stage(name), `stage ${name}`)
+  for (const name of ['build', 'server', 'lambda_rie', 'stepfunction', 'sqs']) t.ok(stage(name), `stage ${name}`)
   const last = stages.at(-1)!
+  t.equal(last.name, 'sqs', 'the default target is the SQS Lambda image (the spec: docker build -t id-minter-sqs .)')
   t.equal(baseImage(last.name), 'public.ecr.aws/lambda/nodejs:24', `the default (last) stage "${last.name}" is a Lambda Node.js 24 image`)
+  t.same(lineage('sqs').slice(1).map((s) => s.name), lineage('stepfunction').slice(1).map((s) => s.name), 'the SQS and Step Functions images are built on the same bundle stage')
+  t.same([stage('sqs')!.instructions, stage('stepfunction')!.instructions], [[], []], 'and add nothing to it: one handler recognises both kinds of event')
   for (const name of [last.name, 'stepfunction', 'lambda_rie']) {
     t.equal(baseImage(name), 'public.ecr.aws/lambda/nodejs:24', `${name} is built on the AWS Lambda Node.js 24 base image`)
     t.equal(effective(name, 'CMD'), '["index.handler"]', `${name} runs index.handler`)
@@ -192,12 +195,14 @@ t.test('docker-compose.yml: the services scripts/services.sh starts, and environ
   t.equal(services['id-minter'].build.target, 'server')
   t.equal(services['stepfunction-lambda'].build.target, 'lambda_rie')
   t.ok(services['stepfunction-lambda'].ports.includes('9001:8080'), 'the spec’s port 9001 reaches the emulator')
-  for (const name of ['id-minter', 'stepfunction-lambda', 'setup']) t.ok(stage(services[name].build.target), `${name}: Dockerfile has target ${services[name].build.target}`)
+  t.equal(services['sqs-lambda'].build.target, 'lambda_rie')
+  t.equal(loadConfig(services['sqs-lambda'].environment).use_downstream, 'stdio', 'the local SQS Lambda writes its canonical IDs to stdout')
+  for (const name of ['id-minter', 'stepfunction-lambda', 'sqs-lambda', 'setup']) t.ok(stage(services[name].build.target), `${name}: Dockerfile has target ${services[name].build.target}`)
 
   const schemaNames = Object.keys(ConfigSchema.properties)
   const required = (ConfigSchema.required ?? []).filter((n) => !('default' in (ConfigSchema.properties as Record<string, object>)[n]!))
   const mysqlEnv = services.mysql.environment
-  for (const name of ['id-minter', 'stepfunction-lambda', 'setup']) {
+  for (const name of ['id-minter', 'stepfunction-lambda', 'sqs-lambda', 'setup']) {
     const env = services[name].environment as Record<string, string>
     for (const key of Object.keys(env)) t.ok(schemaNames.includes(key), `${name}: ${key} is read by src/config.ts`)
     for (const key of required) t.ok(env[key], `${name}: required ${key} is set`)
@@ -213,7 +218,7 @@ t.test('docker-compose.yml: the services scripts/services.sh starts, and environ
     )
   }
   t.equal(loadConfig(services['id-minter'].environment).HOST, '0.0.0.0')
-  for (const name of ['id-minter', 'stepfunction-lambda']) {
+  for (const name of ['id-minter', 'stepfunction-lambda', 'sqs-lambda']) {
     t.equal(services[name].depends_on.setup.condition, 'service_completed_successfully', `${name} waits for the indices`)
     t.equal(services[name].depends_on.mysql.condition, 'service_healthy')
   }
