@@ -143,3 +143,69 @@ t.test('terraform renders the templates to the JSON that was validated, and the 
   })
   t.equal(fmt.status, 0, `terraform fmt -check: ${fmt.stdout}${fmt.stderr}`)
 })
+
+/** A top-level block of a .tf file (`resource "type" "name" {` or `variable "name" {`), braces balanced. */
+function terraformBlock(text: string, header: RegExp): string {
+  const match = header.exec(text)
+  if (!match) return ''
+  let depth = 0
+  for (let i = match.index; i < text.length; i++) {
+    if (text[i] === '{') depth++
+    else if (text[i] === '}' && --depth === 0) return text.slice(match.index, i + 1)
+  }
+  return ''
+}
+
+t.test("the SQS Lambda's own policy: consume the input queue, send to the downstream queue, nothing else", async (t) => {
+  const raw = readFileSync(join(root, 'infra', 'iam', 'id-minter-sqs-policy.json'), 'utf8')
+  t.same([...new Set([...raw.matchAll(/\$\{([^}]*)\}/g)].map((m) => m[1]))].sort(), ['downstream_queue_arn', 'input_queue_arn'], 'the template variables sqs.tf passes')
+  const input = 'arn:aws:sqs:eu-west-1:123456789012:id-minter-input'
+  const downstream = 'arn:aws:sqs:eu-west-1:123456789012:id-minter-downstream'
+  const policy = JSON.parse(raw.replaceAll('${input_queue_arn}', input).replaceAll('${downstream_queue_arn}', downstream))
+  const grants = policy.Statement.map((s: Json) => ({ effect: s.Effect, actions: [...s.Action].sort(), resource: s.Resource }))
+  t.same(grants, [
+    { effect: 'Allow', actions: ['sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'], resource: input },
+    { effect: 'Allow', actions: ['sqs:SendMessage'], resource: downstream },
+  ])
+  const sqsTf = readFileSync(join(root, 'infra', 'terraform', 'sqs.tf'), 'utf8')
+  t.match(sqsTf, /templatefile\("\$\{path\.module\}\/\.\.\/iam\/id-minter-sqs-policy\.json", \{\s*input_queue_arn\s*=\s*aws_sqs_queue\.input\.arn\s*downstream_queue_arn\s*=\s*aws_sqs_queue\.downstream\.arn\s*\}\)/)
+  const base = terraformBlock(sqsTf, /resource "aws_iam_role_policy_attachment" "id_minter_sqs_base" \{/)
+  t.match(base, /policy_arn\s*=\s*aws_iam_policy\.id_minter_stepfunction\.arn/, "and the Step Functions Lambda's policy (database, Elasticsearch, logs)")
+})
+
+t.test('Terraform deploys the SQS Lambda: ReportBatchItemFailures, a dead-letter queue after 3 receives, tunable batching, the downstream queue', async (t) => {
+  const sqsTf = readFileSync(join(root, 'infra', 'terraform', 'sqs.tf'), 'utf8')
+  const mapping = terraformBlock(sqsTf, /resource "aws_lambda_event_source_mapping" "\w+" \{/)
+  t.ok(mapping, 'an event source mapping')
+  t.match(mapping, /function_response_types\s*=\s*\["ReportBatchItemFailures"\]/, 'ReportBatchItemFailures: without it Lambda ignores batchItemFailures and deletes or retries whole batches')
+  t.match(mapping, /event_source_arn\s*=\s*aws_sqs_queue\.input\.arn/)
+  t.match(mapping, /function_name\s*=\s*aws_lambda_function\.id_minter_sqs\.arn/)
+  t.match(mapping, /batch_size\s*=\s*var\.sqs_batch_size/)
+  t.match(mapping, /maximum_batching_window_in_seconds\s*=\s*var\.sqs_batching_window_seconds/)
+  t.match(mapping, /scaling_config\s*\{\s*maximum_concurrency\s*=\s*var\.sqs_maximum_concurrency\s*\}/)
+  for (const name of ['sqs_batch_size', 'sqs_batching_window_seconds', 'sqs_maximum_concurrency']) t.match(sqsTf, new RegExp(`variable "${name}" \\{`), `${name} is a variable`)
+
+  const input = terraformBlock(sqsTf, /resource "aws_sqs_queue" "input" \{/)
+  t.match(input, /deadLetterTargetArn\s*=\s*aws_sqs_queue\.input_dead_letter\.arn/, 'the input queue redrives to the dead-letter queue')
+  t.match(input, /maxReceiveCount\s*=\s*var\.sqs_max_receive_count/)
+  t.match(terraformBlock(sqsTf, /variable "sqs_max_receive_count" \{/), /default\s*=\s*3\b/, 'after 3 receives')
+  t.match(input, /visibility_timeout_seconds\s*=\s*6 \* var\.sqs_timeout/, 'visibility timeout: six times the function timeout (AWS advice)')
+
+  const fn = terraformBlock(sqsTf, /resource "aws_lambda_function" "id_minter_sqs" \{/)
+  t.match(fn, /runtime\s*=\s*"nodejs24\.x"/)
+  t.match(fn, /handler\s*=\s*"index\.handler"/, 'the same handler as the Step Functions Lambda')
+  t.match(fn, /filename\s*=\s*var\.lambda_zip/, 'and the same zip')
+  t.match(fn, /merge\(local\.lambda_environment, \{\s*use_downstream\s*=\s*"sqs"\s*downstream_queue_url\s*=\s*aws_sqs_queue\.downstream\.url\s*\}\)/, 'its configuration: the shared one, and the downstream queue')
+  const schemaNames = Object.keys(ConfigSchema.properties)
+  for (const name of ['use_downstream', 'downstream_queue_url']) t.ok(schemaNames.includes(name), `${name} is read by src/config.ts`)
+})
+
+t.test('terraform renders the SQS policy template to the JSON checked above', { skip: hasTerraform ? false : 'terraform is not installed' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'id-minter-tf-sqs-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const expression = `base64encode(templatefile("${join(root, 'infra', 'iam', 'id-minter-sqs-policy.json')}", { input_queue_arn = "arn:aws:sqs:eu-west-1:123456789012:in", downstream_queue_arn = "arn:aws:sqs:eu-west-1:123456789012:down" }))\n`
+  const result = spawnSync('terraform', ['console'], { cwd: dir, input: expression, encoding: 'utf8', timeout: 60_000, env: { ...process.env, TF_CLI_CONFIG_FILE: '/dev/null', CHECKPOINT_DISABLE: '1' } })
+  t.equal(result.status, 0, result.stderr)
+  const policy = JSON.parse(Buffer.from(JSON.parse(result.stdout.trim()), 'base64').toString('utf8'))
+  t.same(policy.Statement.map((s: Json) => s.Resource), ['arn:aws:sqs:eu-west-1:123456789012:in', 'arn:aws:sqs:eu-west-1:123456789012:down'])
+})
