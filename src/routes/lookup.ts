@@ -1,5 +1,4 @@
 import { Type, type FastifyPluginAsyncTypebox, type Static } from '@fastify/type-provider-typebox'
-import type { Context } from 'aws-lambda'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { STATUS_CODES } from 'node:http'
 import { STORED_CANONICAL_ID_PATTERN } from '../services/canonical-id.js'
@@ -8,6 +7,7 @@ import { keyOf, type IdentifierKey } from '../services/identifier-store/keys.js'
 import { MAX_LOOKUP_KEYS, type IdentifierReader, type StoredMapping } from '../services/identifier-store/reader.js'
 import { limits } from '../services/identifier-store/schema.js'
 import { storedOntologyType } from '../services/work-identifiers.js'
+import { requestBudgetMs } from './budget.js'
 import { errorResponse } from './schemas.js'
 
 // The read-only look-up API: what canonical ID a source identifier has, and which source
@@ -246,12 +246,10 @@ function sendError(reply: FastifyReply, statusCode: 400 | 404, message: string) 
 }
 
 const routes: FastifyPluginAsyncTypebox<{ reader: IdentifierReader }> = async (app, { reader }) => {
-  /** LOOKUP_TIMEOUT_MS, or in Lambda (HTTP events) no more than the invocation's remaining time less LAMBDA_TIMEOUT_MARGIN_MS. */
+  /** LOOKUP_TIMEOUT_MS, and in Lambda no more than the invocation's remaining time less LAMBDA_TIMEOUT_MARGIN_MS. */
   function deadline(request: FastifyRequest): Deadline {
-    const context = (request as { awsLambda?: { context?: Context } }).awsLambda?.context
     const configured = app.config.LOOKUP_TIMEOUT_MS
-    if (typeof context?.getRemainingTimeInMillis !== 'function') return new Deadline(configured)
-    return new Deadline(Math.min(configured, context.getRemainingTimeInMillis() - app.config.LAMBDA_TIMEOUT_MARGIN_MS))
+    return new Deadline(Math.min(configured, requestBudgetMs(app, request, configured)))
   }
 
   app.get(
