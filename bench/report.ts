@@ -1,5 +1,6 @@
 import type { CounterDelta } from './counters.js'
 import type { ImportBenchResult } from './import.js'
+import type { ExplainRow, LookupBenchResult } from './lookup.js'
 import type { Machine } from './environment.js'
 import type { LatencySummary } from './load.js'
 
@@ -131,6 +132,7 @@ export interface BenchResults {
   lambda?: LambdaResult
   coldStart?: ColdStartResult
   importer?: ImportBenchResult
+  lookup?: LookupBenchResult
   targets: Target[]
 }
 
@@ -382,6 +384,8 @@ export function renderMarkdown(results: BenchResults): string {
     )
   }
 
+  if (results.lookup) out.push('', ...renderLookup(results.lookup))
+
   out.push('', '### Targets', '')
   out.push(table(['Target', 'Measured', 'Result'], results.targets.map((t) => [t.target, t.measured, verdict(t.pass)])))
 
@@ -405,4 +409,43 @@ export function renderMarkdown(results: BenchResults): string {
         : ''),
   )
   return `${out.join('\n')}\n`
+}
+
+function renderLookup(lookup: LookupBenchResult): string[] {
+  const out = [`### Look-ups (${lookup.rows.toLocaleString('en-GB')} mappings, and an empty table; requests alternate between the two)`, '']
+  if (lookup.error) out.push(`error: ${lookup.error}`, '')
+  const f = lookup.fill
+  if (f) {
+    out.push(
+      `Filled by INSERT … SELECT from ${f.server === 'mariadb' ? 'seq_1_to_N' : 'a recursive CTE'} in ${fixed(f.seconds, 1)} s (canonical_ids ${fixed(f.canonicalIdsSeconds, 1)}, identifiers ${fixed(f.identifiersSeconds, 1)}, index and foreign key ${fixed(f.indexSeconds, 1)}).` +
+        (lookup.sizes ? ` identifiers ${mib(lookup.sizes.identifiersBytes)} MiB, canonical_ids ${mib(lookup.sizes.canonicalIdsBytes)} MiB (data and indexes); buffer pool ${mib(lookup.sizes.bufferPoolBytes)} MiB.` : ''),
+      '',
+    )
+  }
+  if (lookup.loadAverage) out.push(`Load average ${lookup.loadAverage.start} when the measured requests started, ${lookup.loadAverage.end} when they ended.`, '')
+  const row = (what: string, pick: (t: NonNullable<LookupBenchResult['filled']>) => LatencySummary) =>
+    [what, lookup.filled ? `${ms(pick(lookup.filled).p50)} / ${ms(pick(lookup.filled).p95)}` : '–', lookup.empty ? `${ms(pick(lookup.empty).p50)} / ${ms(pick(lookup.empty).p95)}` : '–', String(lookup.filled ? pick(lookup.filled).count : '–')]
+  out.push(
+    table(
+      ['Request', `p50 / p95 ms, ${lookup.rows.toLocaleString('en-GB')} rows`, 'p50 / p95 ms, empty table', 'Samples each'],
+      [
+        row(`POST /source-identifiers/lookup, ${lookup.keysPerRequest} keys (found ${lookup.filled?.foundPerRequest ?? '–'} / ${lookup.empty?.foundPerRequest ?? '–'})`, (t) => t.bulk),
+        row('GET /source-identifiers (found / 404)', (t) => t.sourceIdentifier),
+        row('GET /canonical-ids/{canonicalId} (found / 404)', (t) => t.canonicalId),
+      ],
+    ),
+  )
+  if (lookup.explain) {
+    const explained = (rows: ExplainRow[]) =>
+      rows.map((r) => `${r.table}: ${r.type} on ${r.key ?? '(none)'}, ${r.rows} rows${r.extra ? `, ${r.extra}` : ''}`).join('; ')
+    out.push(
+      '',
+      'EXPLAIN of the statements the service runs, on the filled table:',
+      '',
+      `- 1,000 source identifiers (one statement): ${explained(lookup.explain.sourceIdentifiers)}`,
+      `- one canonical ID: ${explained(lookup.explain.canonicalId)}`,
+      `- a canonical ID no identifier has (is it registered?): ${explained(lookup.explain.canonicalIdRegistered)}`,
+    )
+  }
+  return out
 }

@@ -11,14 +11,15 @@ import { buildChildren, productionNodeFlags } from './children.js'
 import { ServerCounters } from './counters.js'
 import { closeAdmin, describeMachine, openAdmin } from './environment.js'
 import { DEFAULT_IMPORT_ROWS, measureImport, QUICK_IMPORT_ROWS } from './import.js'
+import { measureLookup } from './lookup.js'
 import { measureColdStart, measureLambda, measureSingle, runWorkload, type Context } from './measure.js'
 import { renderProfile, summariseProfiles } from './profile.js'
 import { evaluateTargets, renderMarkdown, type BenchResults, type Mode } from './report.js'
 import { WORKLOAD_NAMES, WORKLOADS, type WorkloadName } from './workloads.js'
 
 const EXTRAS = ['single-request', 'lambda', 'cold-start'] as const
-/** Run only when named: the import fills and copies millions of rows (minutes, gigabytes). */
-const OPT_IN = ['import'] as const
+/** Run only when named: the import and the look-ups fill millions of rows (minutes, gigabytes). */
+const OPT_IN = ['import', 'lookup'] as const
 const DEFAULT = [...WORKLOAD_NAMES, ...EXTRAS] as const
 const ALL = [...DEFAULT, ...OPT_IN] as const
 type Name = (typeof ALL)[number]
@@ -28,8 +29,9 @@ const USAGE = `Usage: npm run bench -- [options]
   --workload NAME     run only these (repeatable, or a comma list); default all of:
                       ${WORKLOAD_NAMES.join(', ')},
                       ${EXTRAS.join(', ')};
-                      and only when named: import (npm run db:import against INSERT … SELECT)
-  --rows N            legacy rows for the import workload (default ${DEFAULT_IMPORT_ROWS}; ${QUICK_IMPORT_ROWS} with --quick)
+                      and only when named: import (npm run db:import against INSERT … SELECT),
+                      lookup (the look-up API at --rows mappings and on an empty table)
+  --rows N            legacy rows for the import workload, mappings for the lookup workload (default ${DEFAULT_IMPORT_ROWS}; ${QUICK_IMPORT_ROWS} with --quick)
   --iterations N      measured passes per workload and mode (default 10; 1 with --quick)
   --quick             fewer works and passes: done in under a minute
   --profile           CPU-profile the service and the floor during the measured passes into
@@ -169,6 +171,8 @@ async function main(): Promise<number> {
     check()
     const importer = options.selected.has('import') ? await measureImport(ctx, options.rows) : undefined
     check()
+    const lookup = options.selected.has('lookup') ? await measureLookup(ctx, options.rows) : undefined
+    check()
 
     machine.loadAverage.end = Math.round((os.loadavg()[0] ?? 0) * 100) / 100
     const partial: Omit<BenchResults, 'targets'> = {
@@ -181,6 +185,7 @@ async function main(): Promise<number> {
       ...(lambda ? { lambda } : {}),
       ...(coldStart ? { coldStart } : {}),
       ...(importer ? { importer } : {}),
+      ...(lookup ? { lookup } : {}),
     }
     const results: BenchResults = { ...partial, targets: evaluateTargets(partial) }
     const file = `${resultsDir}${stamp}.json`
@@ -191,7 +196,7 @@ async function main(): Promise<number> {
       for (const summary of summariseProfiles(profileDir)) process.stderr.write(`\n${renderProfile(summary)}\n`)
     }
     progress(`done in ${results.durationSeconds} s`)
-    const failed = workloads.some((w) => w.error) || single?.error || lambda?.error || (coldStart && 'error' in coldStart) || importer?.error
+    const failed = workloads.some((w) => w.error) || single?.error || lambda?.error || (coldStart && 'error' in coldStart) || importer?.error || lookup?.error
     return failed ? 1 : 0
   } catch (error) {
     if (error instanceof Interrupted) return 130

@@ -80,7 +80,7 @@ export function createIdentifierReader({ primary, replica = primary, ready }: Id
     const stage = 'looking up a canonical ID'
     const read = (pool: Pool) =>
       run(deadline, stage, pool, async (query): Promise<CanonicalIdLookup> => {
-        const mappings = await readRows(query, { sql: `${SELECT_MAPPINGS} WHERE CanonicalId = ? ORDER BY CreatedAt, OntologyType, SourceSystem, SourceId`, values: [canonicalId] })
+        const mappings = await readRows(query, canonicalIdStatement(canonicalId))
         if (mappings.length > 0) return { status: 'mapped', mappings }
         const registered = (await query('SELECT 1 FROM canonical_ids WHERE CanonicalId = ?', [canonicalId])) as unknown[]
         return registered.length > 0 ? { status: 'registered' } : { status: 'unknown' }
@@ -96,9 +96,14 @@ export function createIdentifierReader({ primary, replica = primary, ready }: Id
 // time zone for a bare column), so createdAt does not depend on the server's or Node's time zone.
 const SELECT_MAPPINGS = 'SELECT OntologyType, SourceSystem, SourceId, CanonicalId, UNIX_TIMESTAMP(CreatedAt) FROM identifiers'
 
-interface Statement {
+export interface Statement {
   sql: string
   values: unknown[]
+}
+
+/** The mappings of one canonical ID, oldest first: a ref read on the CanonicalId index. */
+export function canonicalIdStatement(canonicalId: string): Statement {
+  return { sql: `${SELECT_MAPPINGS} WHERE CanonicalId = ? ORDER BY CreatedAt, OntologyType, SourceSystem, SourceId`, values: [canonicalId] }
 }
 
 /** Rows of SELECT_MAPPINGS as mappings (VARBINARY columns arrive as Buffers, the DECIMAL seconds as text). */
