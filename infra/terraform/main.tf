@@ -47,9 +47,11 @@ locals {
   lambda_environment = { for name, value in local.lambda_environment_all : name => value if value != null && value != "" }
 
   state_machines = {
-    "id-minter-mint-workflow" = "mint-workflow.asl.json"
-    "id-minter-batch-map"     = "batch-map.asl.json"
-    "id-minter-retry-catch"   = "retry-catch.asl.json"
+    "id-minter-mint-workflow"    = "mint-workflow.asl.json"
+    "id-minter-batch-map"        = "batch-map.asl.json"
+    "id-minter-retry-catch"      = "retry-catch.asl.json"
+    "id-minter-reprocess-window" = "reprocess-window.asl.json"
+    "id-minter-reprocess-full"   = "reprocess-full.asl.json"
   }
 }
 
@@ -165,4 +167,48 @@ resource "aws_sfn_state_machine" "id_minter" {
     lambda_arn = aws_lambda_function.id_minter_stepfunction.arn
   })
   tags = var.tags
+}
+
+# ---- The scheduled window: id-minter-reprocess-window every 15 minutes ----
+
+# EventBridge Scheduler passes the time each run was scheduled for (not when it fired), so
+# consecutive runs cover consecutive windows, [T - 20 min, T - 5 min), with nothing between them.
+resource "aws_iam_role" "reprocess_schedule" {
+  name = "${var.function_name}-reprocess-schedule"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "scheduler.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "reprocess_schedule_start" {
+  name = "start-reprocess-window"
+  role = aws_iam_role.reprocess_schedule.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = "states:StartExecution"
+      Resource = aws_sfn_state_machine.id_minter["id-minter-reprocess-window"].arn
+    }]
+  })
+}
+
+resource "aws_scheduler_schedule" "reprocess_window" {
+  name                = "${var.function_name}-reprocess-window"
+  schedule_expression = var.reprocess_window_schedule
+  state               = var.reprocess_window_enabled ? "ENABLED" : "DISABLED"
+  flexible_time_window {
+    mode = "OFF"
+  }
+  target {
+    arn      = aws_sfn_state_machine.id_minter["id-minter-reprocess-window"].arn
+    role_arn = aws_iam_role.reprocess_schedule.arn
+    input    = jsonencode({ scheduledTime = "<aws.scheduler.scheduled-time>" })
+  }
 }

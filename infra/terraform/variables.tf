@@ -179,3 +179,17 @@ variable "tags" {
   type    = map(string)
   default = {}
 }
+
+# ---- Reprocessing ----
+
+variable "reprocess_window_schedule" {
+  description = "When the scheduled window runs (EventBridge Scheduler expression, UTC): every 15 minutes, each run minting the works indexed in [scheduled time - 20 min, scheduled time - 5 min). Windows are 15 minutes long, so a schedule of another period leaves gaps or overlaps."
+  type        = string
+  default     = "cron(0/15 * * * ? *)"
+}
+
+variable "reprocess_window_enabled" {
+  description = "Whether the scheduled window runs (false keeps the schedule, disabled, for example during a full reindex)."
+  type        = bool
+  default     = true
+}

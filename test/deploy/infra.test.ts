@@ -26,7 +26,7 @@ const errorNames = (state: Json, field: 'Retry' | 'Catch'): string[] =>
   ((state[field] ?? []) as Array<{ ErrorEquals: string[] }>).flatMap((r) => r.ErrorEquals)
 
 t.test('every state machine is valid ASL once ${lambda_arn} is substituted, and invokes the Lambda', async (t) => {
-  t.same(machineFiles, ['batch-map.asl.json', 'mint-workflow.asl.json', 'retry-catch.asl.json'])
+  t.same(machineFiles, ['batch-map.asl.json', 'mint-workflow.asl.json', 'reprocess-full.asl.json', 'reprocess-window.asl.json', 'retry-catch.asl.json'])
   for (const file of machineFiles) {
     const placeholders = [...rawMachine(file).matchAll(/\$\{([^}]*)\}/g)].map((m) => m[1])
     t.same([...new Set(placeholders)], ['lambda_arn'], `${file}: the only template variable is the one main.tf passes`)
@@ -77,6 +77,24 @@ t.test('the batch Map mints batches of at most 100, the most one request takes',
   t.equal(MAX_SOURCE_IDENTIFIERS, 100)
 })
 
+t.test('the reprocess machines: the scheduled window ends 5 minutes before its schedule, the full reindex maps over slices at a concurrency its input sets', async (t) => {
+  const window = machine('reprocess-window.asl.json').States
+  t.equal(window.WindowBeforeSchedule.Parameters.request.window['endTime.$'], "States.Format('{}+00:05', States.ArrayGetItem(States.StringSplit($.scheduledTime, 'Z'), 0))")
+  t.equal(new Date('2026-05-02T10:20:00+00:05').toISOString(), '2026-05-02T10:15:00.000Z', 'a time written at +00:05 is 5 minutes earlier in UTC')
+  const full = machine('reprocess-full.asl.json').States
+  t.equal(full.ReprocessSlices.Type, 'Map')
+  t.equal(full.ReprocessSlices.MaxConcurrencyPath, '$.maxConcurrency')
+  t.same(full.ReprocessSlices.ItemSelector.request.slice, { 'id.$': '$$.Map.Item.Value', 'max.$': '$.slices' })
+  for (const [name, state] of [...allStates(machine('reprocess-window.asl.json')), ...allStates(machine('reprocess-full.asl.json'))].filter(([, s]) => s.Type === 'Task')) {
+    t.ok(state.TimeoutSeconds > 900, `${name}: the task outlives any Lambda timeout (900 s at most), so the function's own timeout applies`)
+    t.notOk(errorNames(state, 'Retry').includes('PointInTimeExpiredError'), `${name}: an expired point in time is not retried`)
+  }
+  const mainTf = readFileSync(join(root, 'infra', 'terraform', 'main.tf'), 'utf8')
+  t.match(mainTf, /schedule_expression\s*=\s*var\.reprocess_window_schedule/)
+  t.match(mainTf, /input\s*=\s*jsonencode\(\{ scheduledTime = "<aws\.scheduler\.scheduled-time>" \}\)/, 'the schedule sends its scheduled time, what the machine expects')
+  t.match(readFileSync(join(root, 'infra', 'terraform', 'variables.tf'), 'utf8'), /default\s*=\s*"cron\(0\/15 \* \* \* \? \*\)"/, 'every 15 minutes')
+})
+
 t.test('the IAM policy grants what the spec lists and nothing for SQS or SNS', async (t) => {
   const raw = readFileSync(join(root, 'infra', 'iam', 'id-minter-policy.json'), 'utf8')
   const placeholders = new Set([...raw.matchAll(/\$\{([^}]*)\}/g)].map((m) => m[1]))
@@ -84,7 +102,8 @@ t.test('the IAM policy grants what the spec lists and nothing for SQS or SNS', a
   const policy = JSON.parse(raw.replaceAll('${region}', 'eu-west-1').replaceAll('${account_id}', '123456789012').replaceAll('${elasticsearch_domain}', 'works'))
   t.equal(policy.Version, '2012-10-17')
   const actions = policy.Statement.flatMap((s: Json) => s.Action)
-  for (const action of ['rds:DescribeDBInstances', 'es:ESHttpPost', 'es:ESHttpGet', 'es:ESHttpPut', 'logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents']) {
+  // ESHttpDelete closes a reprocess job's point in time when it is done.
+  for (const action of ['rds:DescribeDBInstances', 'es:ESHttpPost', 'es:ESHttpGet', 'es:ESHttpPut', 'es:ESHttpDelete', 'logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents']) {
     t.ok(actions.includes(action), action)
   }
   t.notOk(actions.some((a: string) => /^(sqs|sns):/.test(a)), 'no downstream messaging permissions')

@@ -35,7 +35,8 @@ async function proxiedContainer(t: Teardown): Promise<{ host: LambdaHost; proxy:
 const sorted = (values: string[]) => [...values].sort()
 
 t.test('every definition in infra/ is run here', async (t) => {
-  t.same(machineFiles, ['batch-map.asl.json', 'mint-workflow.asl.json', 'retry-catch.asl.json'])
+  // The reprocess machines run in test/deploy/reprocess-machines.test.ts.
+  t.same(machineFiles, ['batch-map.asl.json', 'mint-workflow.asl.json', 'reprocess-full.asl.json', 'reprocess-window.asl.json', 'retry-catch.asl.json'])
 })
 
 t.test('mint-workflow: the happy path and the Choice that routes partial failures', async (t) => {
