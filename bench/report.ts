@@ -1,6 +1,7 @@
 import type { CounterDelta } from './counters.js'
 import type { ImportBenchResult } from './import.js'
 import type { ExplainRow, LookupBenchResult } from './lookup.js'
+import { renderSqs, sqsTarget, type SqsBenchResult } from './sqs.js'
 import type { Machine } from './environment.js'
 import type { LatencySummary } from './load.js'
 
@@ -133,6 +134,7 @@ export interface BenchResults {
   coldStart?: ColdStartResult
   importer?: ImportBenchResult
   lookup?: LookupBenchResult
+  sqs?: SqsBenchResult
   targets: Target[]
 }
 
@@ -218,6 +220,7 @@ export function evaluateTargets(results: Omit<BenchResults, 'targets'>): Target[
       pass: importer.ratio === undefined ? false : importer.ratio >= TARGETS.importRatio,
     })
   }
+  if (results.sqs) targets.push(sqsTarget(results.sqs))
   const fanout = workloads.filter((w) => w.workload === 'large-fanout' && w.service)
   if (fanout.length > 0) {
     const peak = Math.max(...fanout.map((w) => w.service?.peakRssBytes ?? 0))
@@ -385,6 +388,7 @@ export function renderMarkdown(results: BenchResults): string {
   }
 
   if (results.lookup) out.push('', ...renderLookup(results.lookup))
+  if (results.sqs) out.push('', ...renderSqs(results.sqs))
 
   out.push('', '### Targets', '')
   out.push(table(['Target', 'Measured', 'Result'], results.targets.map((t) => [t.target, t.measured, verdict(t.pass)])))

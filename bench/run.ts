@@ -12,12 +12,13 @@ import { ServerCounters } from './counters.js'
 import { closeAdmin, describeMachine, openAdmin } from './environment.js'
 import { DEFAULT_IMPORT_ROWS, measureImport, QUICK_IMPORT_ROWS } from './import.js'
 import { measureLookup } from './lookup.js'
+import { measureSqs } from './sqs.js'
 import { measureColdStart, measureLambda, measureSingle, runWorkload, type Context } from './measure.js'
 import { renderProfile, summariseProfiles } from './profile.js'
 import { evaluateTargets, renderMarkdown, type BenchResults, type Mode } from './report.js'
 import { WORKLOAD_NAMES, WORKLOADS, type WorkloadName } from './workloads.js'
 
-const EXTRAS = ['single-request', 'lambda', 'cold-start'] as const
+const EXTRAS = ['single-request', 'lambda', 'sqs', 'cold-start'] as const
 /** Run only when named: the import and the look-ups fill millions of rows (minutes, gigabytes). */
 const OPT_IN = ['import', 'lookup'] as const
 const DEFAULT = [...WORKLOAD_NAMES, ...EXTRAS] as const
@@ -173,6 +174,8 @@ async function main(): Promise<number> {
     check()
     const lookup = options.selected.has('lookup') ? await measureLookup(ctx, options.rows) : undefined
     check()
+    const sqs = options.selected.has('sqs') ? await measureSqs(ctx) : undefined
+    check()
 
     machine.loadAverage.end = Math.round((os.loadavg()[0] ?? 0) * 100) / 100
     const partial: Omit<BenchResults, 'targets'> = {
@@ -186,6 +189,7 @@ async function main(): Promise<number> {
       ...(coldStart ? { coldStart } : {}),
       ...(importer ? { importer } : {}),
       ...(lookup ? { lookup } : {}),
+      ...(sqs ? { sqs } : {}),
     }
     const results: BenchResults = { ...partial, targets: evaluateTargets(partial) }
     const file = `${resultsDir}${stamp}.json`
@@ -196,7 +200,7 @@ async function main(): Promise<number> {
       for (const summary of summariseProfiles(profileDir)) process.stderr.write(`\n${renderProfile(summary)}\n`)
     }
     progress(`done in ${results.durationSeconds} s`)
-    const failed = workloads.some((w) => w.error) || single?.error || lambda?.error || (coldStart && 'error' in coldStart) || importer?.error || lookup?.error
+    const failed = workloads.some((w) => w.error) || single?.error || lambda?.error || (coldStart && 'error' in coldStart) || importer?.error || lookup?.error || sqs?.error
     return failed ? 1 : 0
   } catch (error) {
     if (error instanceof Interrupted) return 130
