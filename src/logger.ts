@@ -14,6 +14,7 @@ export function loggerOptions(config: Config): LoggerOptions {
         'req.headers.cookie',
         'headers.authorization',
         'headers["x-api-key"]',
+        'headers.cookie',
         // Node's HTTP parser hands Fastify the raw bytes of a request it refused, headers and all.
         'err.rawPacket',
         ...secretNames,
