@@ -38,15 +38,17 @@ async function direct({ batches }: { batches: string[][] }): Promise<number[]> {
 }
 
 /** What the app counted of its downstream notifications (its Prometheus registry). */
-async function downstream(): Promise<{ requests: number; sent: number; failed: number }> {
-  const value = async (name: string, outcome?: string) => {
+async function downstream(): Promise<{ requests: number; sent: number; failed: number; mintMs: number }> {
+  const value = async (name: string, match: (v: { labels: Record<string, unknown>; metricName?: string }) => boolean = () => true) => {
     const metric = await app.metrics.registry.getSingleMetric(name)?.get()
-    return (metric?.values ?? []).filter((v) => outcome === undefined || v.labels.outcome === outcome).reduce((sum, v) => sum + v.value, 0)
+    return (metric?.values ?? []).filter(match).reduce((sum, v) => sum + v.value, 0)
   }
   return {
     requests: await value('id_minter_downstream_requests_total'),
-    sent: await value('id_minter_downstream_messages_total', 'sent'),
-    failed: await value('id_minter_downstream_messages_total', 'failed'),
+    sent: await value('id_minter_downstream_messages_total', (v) => v.labels.outcome === 'sent'),
+    failed: await value('id_minter_downstream_messages_total', (v) => v.labels.outcome === 'failed'),
+    // The time the minter itself took (the spec's processing_time), to tell it from the rest of an invocation.
+    mintMs: 1000 * (await value('id_minter_processing_time_seconds', (v) => v.metricName === 'id_minter_processing_time_seconds_sum')),
   }
 }
 
