@@ -1,7 +1,7 @@
 // Shared by the operator commands (scripts/*.ts): strict argument parsing, so a mistyped flag stops
 // the command with a one-line message and exit code 2 instead of being ignored.
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { ConfigError, loadDatabaseConfig, type DatabaseConfig } from '../src/config.js'
+import { ConfigError, loadConfig, loadDatabaseConfig, type Config, type DatabaseConfig } from '../src/config.js'
 import { localEnvironment } from '../fixtures/local-env.js'
 
 export function parseCommandLine<const T extends NonNullable<ParseArgsConfig['options']>>(
@@ -30,5 +30,20 @@ export function operatorDatabaseConfig(local: boolean): DatabaseConfig {
     if (!(error instanceof ConfigError)) throw error
     process.stderr.write(`${error.message} (for the local services of npm run services, add --local)\n`)
     process.exit(1)
+  }
+}
+
+/**
+ * The whole configuration, for a command that reads and writes as the service does (npm run
+ * reprocess): validated as the service validates it, `--local` as for operatorDatabaseConfig.
+ * A configuration error stops the command with exit code 2, the code for bad input.
+ */
+export function operatorConfig(local: boolean): Config {
+  try {
+    return loadConfig(local ? localEnvironment() : process.env)
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    process.stderr.write(`${error.message} (for the local services of npm run services, add --local)\n`)
+    process.exit(2)
   }
 }

@@ -15,24 +15,30 @@ declare module 'fastify' {
 // Responses are parsed keeping every number literal exactly, so a work passes through unchanged.
 const common: ClientOptions = { requestTimeout: 20_000, maxRetries: 2, compression: false, Connection: HttpConnection, Serializer: ExactNumberSerializer }
 
+/** The client for the source works and the one for the identified works, as the configuration names them (also what `npm run reprocess` reads and writes with). */
+export function elasticsearchClients(config: Config): { source: Client; target: Client } {
+  const source = new Client({
+    ...common,
+    node: `${config.es_upstream_protocol}://${config.es_upstream_host}:${config.es_upstream_port}`,
+    ...(config.es_apikey ? { auth: { apiKey: config.es_apikey } } : {}),
+  })
+  const targetAuth = config.es_downstream_apikey
+    ? { apiKey: config.es_downstream_apikey }
+    : config.es_downstream_username
+      ? { username: config.es_downstream_username, password: config.es_downstream_password ?? '' }
+      : undefined
+  const target = new Client({
+    ...common,
+    node: `${config.es_downstream_protocol}://${config.es_downstream_host}:${config.es_downstream_port}`,
+    ...(targetAuth ? { auth: targetAuth } : {}),
+  })
+  return { source, target }
+}
+
 /** One client for the source works and one for the identified works, closed with the app. */
 export default fp(
   async (app, config: Config) => {
-    const source = new Client({
-      ...common,
-      node: `${config.es_upstream_protocol}://${config.es_upstream_host}:${config.es_upstream_port}`,
-      ...(config.es_apikey ? { auth: { apiKey: config.es_apikey } } : {}),
-    })
-    const targetAuth = config.es_downstream_apikey
-      ? { apiKey: config.es_downstream_apikey }
-      : config.es_downstream_username
-        ? { username: config.es_downstream_username, password: config.es_downstream_password ?? '' }
-        : undefined
-    const target = new Client({
-      ...common,
-      node: `${config.es_downstream_protocol}://${config.es_downstream_host}:${config.es_downstream_port}`,
-      ...(targetAuth ? { auth: targetAuth } : {}),
-    })
+    const { source, target } = elasticsearchClients(config)
     app.decorate('elasticsearch', { source, target })
     app.addHook('onClose', async () => {
       await Promise.all([source.close(), target.close()])

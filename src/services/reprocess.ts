@@ -70,6 +70,8 @@ export interface ChunkReport {
   failureCount: number
   supersededCount: number
   durationMs: number
+  /** The cursor that continues after this chunk: what a caller keeps to resume from if it stops before the answer. */
+  cursor: string
 }
 
 /** The slice of a pino logger this service writes to: a failure is a warning, a superseded copy information. */
@@ -264,7 +266,7 @@ export function createReprocessor({ works, minter, chunkBudgetMs, keepAlive = '1
         else answer.failuresTruncated = true
       }
       for (const entry of superseded) log?.info({ jobId, ...entry }, 'superseded: the identified index keeps another copy')
-      onChunk?.({ works: chunk.length, successCount: result.successes.length, failureCount: result.failures.length, supersededCount: superseded.length, durationMs })
+      onChunk?.({ works: chunk.length, successCount: result.successes.length, failureCount: result.failures.length, supersededCount: superseded.length, durationMs, cursor: state(after) })
     }
     // Finished. A point in time no other slice reads is closed now rather than left to expire.
     if (!slice) {
