@@ -5,6 +5,9 @@
  * the machine weighs on both alike: POST /source-identifiers/lookup with 1,000 keys drawn at random
  * from the filled rows, then single GET /source-identifiers and GET /canonical-ids/{canonicalId}.
  * Latency is the bench's own, from sending a request to its last byte, over node:http keep-alive.
+ * Beside each POST, the statement the service would run for another 1,000 keys is sent straight to
+ * the database over mysql2, to show how much of a look-up is the database's (other keys, so that
+ * neither finds the other's pages already in the buffer pool).
  * The EXPLAIN of each look-up statement the service runs is read on the filled store.
  */
 import http from 'node:http'
@@ -31,6 +34,8 @@ export interface LookupTableResult {
   rows: number
   /** POST /source-identifiers/lookup, 1,000 keys each. */
   bulk: LatencySummary
+  /** The service's statement for 1,000 other keys of the same kind, sent straight over mysql2 from the bench: what the database alone takes. */
+  bulkStatement: LatencySummary
   /** How many of each request's 1,000 keys were found (every request agreed, or the run failed). */
   foundPerRequest: number
   sourceIdentifier: LatencySummary
@@ -95,8 +100,11 @@ const asked = (n: number) => {
   return { ontologyType: key.ontologyType, identifierType: key.sourceSystem, value: key.sourceId }
 }
 
+const connect = (database: string) =>
+  mysql.createConnection({ host: localEnv.cluster_url, port: Number(localEnv.db_port), user: localEnv.db_username, password: localEnv.db_password ?? '', database, charset: 'utf8mb4' })
+
 async function explain(database: string, statement: Statement): Promise<ExplainRow[]> {
-  const connection = await mysql.createConnection({ host: localEnv.cluster_url, port: Number(localEnv.db_port), user: localEnv.db_username, password: localEnv.db_password ?? '', database, charset: 'utf8mb4' })
+  const connection = await connect(database)
   try {
     const [rows] = await connection.query<RowDataPacket[]>(`EXPLAIN ${mysql.format(statement.sql, statement.values as Parameters<typeof mysql.format>[1])}`)
     return rows.map((r) => ({ table: String(r.table), type: String(r.type), key: r.key === null ? null : String(r.key), rows: Number(r.rows), extra: r.Extra === null ? null : String(r.Extra) }))
@@ -113,6 +121,7 @@ export async function measureLookup(ctx: Context, rows: number): Promise<LookupB
   const filled = freshStores()
   const empty = freshStores()
   const services: Array<ReturnType<typeof startService>> = []
+  const connections: mysql.Connection[] = []
   try {
     await createStores(ctx.admin, filled)
     await createStores(ctx.admin, empty)
@@ -144,6 +153,12 @@ export async function measureLookup(ctx: Context, rows: number): Promise<LookupB
     }
 
     const urls = new Map<Stores, string>()
+    const floors = new Map<Stores, mysql.Connection>()
+    for (const stores of [filled, empty]) {
+      const connection = await connect(stores.database)
+      connections.push(connection)
+      floors.set(stores, connection)
+    }
     for (const stores of [filled, empty]) {
       const service = startService({ env: serviceEnvironment(stores, ctx.logLevel), verbose: ctx.verbose, nodeFlags: ctx.serviceNodeFlags })
       services.push(service)
@@ -152,10 +167,11 @@ export async function measureLookup(ctx: Context, rows: number): Promise<LookupB
     }
 
     const bulkBodies = Array.from({ length: bulkRequests + 10 }, () => JSON.stringify({ sourceIdentifiers: distinctRows(draw, MAX_LOOKUP_KEYS).map(asked) }))
+    const bulkStatements = Array.from({ length: bulkRequests + 10 }, () => sourceIdentifierStatements(distinctRows(draw, MAX_LOOKUP_KEYS).map(filledKey))[0] as Statement)
     const singles = Array.from({ length: singleRequests + 50 }, draw)
-    const latencies = new Map<Stores, { bulk: number[]; sourceIdentifier: number[]; canonicalId: number[]; found: Set<number> }>([
-      [filled, { bulk: [], sourceIdentifier: [], canonicalId: [], found: new Set() }],
-      [empty, { bulk: [], sourceIdentifier: [], canonicalId: [], found: new Set() }],
+    const latencies = new Map<Stores, { bulk: number[]; bulkStatement: number[]; sourceIdentifier: number[]; canonicalId: number[]; found: Set<number>; statementFound: Set<number> }>([
+      [filled, { bulk: [], bulkStatement: [], sourceIdentifier: [], canonicalId: [], found: new Set(), statementFound: new Set() }],
+      [empty, { bulk: [], bulkStatement: [], sourceIdentifier: [], canonicalId: [], found: new Set(), statementFound: new Set() }],
     ])
     const expected = (stores: Stores, status: number, wanted: number, what: string) => {
       if (status !== wanted) throw new Error(`${what} on ${stores === filled ? 'the filled' : 'the empty'} table answered ${status}, not ${wanted}`)
@@ -171,6 +187,15 @@ export async function measureLookup(ctx: Context, rows: number): Promise<LookupB
         const record = latencies.get(stores)!
         record.found.add(parsed.found.length)
         if (i >= 10) record.bulk.push(answer.ms)
+      }
+      for (const stores of [filled, empty]) {
+        const connection = floors.get(stores)!
+        const statement = bulkStatements[i] as Statement
+        const started = performance.now()
+        const [found] = await connection.query({ sql: statement.sql, rowsAsArray: true }, statement.values as mysql.QueryValues)
+        const record = latencies.get(stores)!
+        record.statementFound.add((found as unknown[]).length)
+        if (i >= 10) record.bulkStatement.push(performance.now() - started)
       }
     }
     ctx.progress(`lookup: ${singleRequests} GET /source-identifiers and GET /canonical-ids/{canonicalId} on each table, alternating`)
@@ -198,9 +223,11 @@ export async function measureLookup(ctx: Context, rows: number): Promise<LookupB
       const record = latencies.get(stores)!
       const found = [...record.found]
       if (found.length !== 1) throw new Error(`requests of 1,000 keys found different numbers of them: ${found.join(', ')}`)
+      if (record.statementFound.size !== 1 || !record.statementFound.has(found[0] as number)) throw new Error(`the statements alone found ${[...record.statementFound].join(', ')} of 1,000, the service ${found[0]}`)
       const table: LookupTableResult = {
         rows: stores === filled ? rows : 0,
         bulk: summarise(record.bulk),
+        bulkStatement: summarise(record.bulkStatement),
         foundPerRequest: found[0] as number,
         sourceIdentifier: summarise(record.sourceIdentifier),
         canonicalId: summarise(record.canonicalId),
@@ -211,7 +238,8 @@ export async function measureLookup(ctx: Context, rows: number): Promise<LookupB
     const expectedFound = result.filled?.foundPerRequest === MAX_LOOKUP_KEYS && result.empty?.foundPerRequest === 0
     if (!expectedFound) throw new Error(`found ${result.filled?.foundPerRequest} of 1,000 in the filled table and ${result.empty?.foundPerRequest} in the empty one`)
     ctx.progress(
-      `lookup: 1,000 keys p50 ${result.filled?.bulk.p50.toFixed(1)} ms at ${rows.toLocaleString('en-GB')} rows, ${result.empty?.bulk.p50.toFixed(1)} ms empty ` +
+      `lookup: 1,000 keys p50 ${result.filled?.bulk.p50.toFixed(1)} ms at ${rows.toLocaleString('en-GB')} rows (the statement alone ${result.filled?.bulkStatement.p50.toFixed(1)}), ` +
+        `${result.empty?.bulk.p50.toFixed(1)} ms empty (${result.empty?.bulkStatement.p50.toFixed(1)}) ` +
         `(load average ${result.loadAverage.start} → ${result.loadAverage.end})`,
     )
   } catch (error) {
@@ -222,6 +250,7 @@ export async function measureLookup(ctx: Context, rows: number): Promise<LookupB
       await service.close().catch(() => service.kill())
       ctx.children.delete(service)
     }
+    for (const connection of connections) await connection.end().catch(() => {})
     for (const stores of [filled, empty]) await dropStores(ctx.admin, stores).catch(() => {})
   }
   return result
