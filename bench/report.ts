@@ -2,6 +2,8 @@ import type { CounterDelta } from './counters.js'
 import type { ImportBenchResult } from './import.js'
 import type { ExplainRow, LookupBenchResult } from './lookup.js'
 import { renderSqs, sqsTarget, type SqsBenchResult } from './sqs.js'
+import { renderReprocess, reprocessTargets, type ReprocessBenchResult } from './reprocess.js'
+import { renderScale, scaleTargets, type ScaleBenchResult } from './scale.js'
 import type { Machine } from './environment.js'
 import type { LatencySummary } from './load.js'
 
@@ -135,6 +137,8 @@ export interface BenchResults {
   importer?: ImportBenchResult
   lookup?: LookupBenchResult
   sqs?: SqsBenchResult
+  reprocess?: ReprocessBenchResult
+  scale?: ScaleBenchResult
   targets: Target[]
 }
 
@@ -221,6 +225,8 @@ export function evaluateTargets(results: Omit<BenchResults, 'targets'>): Target[
     })
   }
   if (results.sqs) targets.push(sqsTarget(results.sqs))
+  if (results.reprocess) targets.push(...reprocessTargets(results.reprocess))
+  if (results.scale) targets.push(...scaleTargets(results.scale))
   const fanout = workloads.filter((w) => w.workload === 'large-fanout' && w.service)
   if (fanout.length > 0) {
     const peak = Math.max(...fanout.map((w) => w.service?.peakRssBytes ?? 0))
@@ -389,6 +395,8 @@ export function renderMarkdown(results: BenchResults): string {
 
   if (results.lookup) out.push('', ...renderLookup(results.lookup))
   if (results.sqs) out.push('', ...renderSqs(results.sqs))
+  if (results.reprocess) out.push('', ...renderReprocess(results.reprocess))
+  if (results.scale) out.push('', ...renderScale(results.scale))
 
   out.push('', '### Targets', '')
   out.push(table(['Target', 'Measured', 'Result'], results.targets.map((t) => [t.target, t.measured, verdict(t.pass)])))

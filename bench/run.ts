@@ -13,6 +13,8 @@ import { closeAdmin, describeMachine, openAdmin } from './environment.js'
 import { DEFAULT_IMPORT_ROWS, measureImport, QUICK_IMPORT_ROWS } from './import.js'
 import { measureLookup } from './lookup.js'
 import { measureSqs } from './sqs.js'
+import { DEFAULT_REPROCESS_WORKS, measureReprocess, QUICK_REPROCESS_WORKS } from './reprocess.js'
+import { measureScale } from './scale.js'
 import { measureColdStart, measureLambda, measureSingle, runWorkload, type Context } from './measure.js'
 import { renderProfile, summariseProfiles } from './profile.js'
 import { evaluateTargets, renderMarkdown, type BenchResults, type Mode } from './report.js'
@@ -20,7 +22,7 @@ import { WORKLOAD_NAMES, WORKLOADS, type WorkloadName } from './workloads.js'
 
 const EXTRAS = ['single-request', 'lambda', 'sqs', 'cold-start'] as const
 /** Run only when named: the import and the look-ups fill millions of rows (minutes, gigabytes). */
-const OPT_IN = ['import', 'lookup'] as const
+const OPT_IN = ['import', 'lookup', 'reprocess', 'scale'] as const
 const DEFAULT = [...WORKLOAD_NAMES, ...EXTRAS] as const
 const ALL = [...DEFAULT, ...OPT_IN] as const
 type Name = (typeof ALL)[number]
@@ -31,8 +33,12 @@ const USAGE = `Usage: npm run bench -- [options]
                       ${WORKLOAD_NAMES.join(', ')},
                       ${EXTRAS.join(', ')};
                       and only when named: import (npm run db:import against INSERT … SELECT),
-                      lookup (the look-up API at --rows mappings and on an empty table)
-  --rows N            legacy rows for the import workload, mappings for the lookup workload (default ${DEFAULT_IMPORT_ROWS}; ${QUICK_IMPORT_ROWS} with --quick)
+                      lookup (the look-up API at --rows mappings and on an empty table),
+                      reprocess (a full reprocess of --works works, 1 slice and 4, against a floor),
+                      scale (POST /mint at --rows mappings against an empty table, and EXPLAIN)
+  --rows N            legacy rows for the import workload, mappings for the lookup and scale workloads (default ${DEFAULT_IMPORT_ROWS}; ${QUICK_IMPORT_ROWS} with --quick)
+  --works N           works in the reprocess workload's source index (default ${DEFAULT_REPROCESS_WORKS}; ${QUICK_REPROCESS_WORKS} with --quick);
+                      its iterations are 1 unless --iterations is given
   --iterations N      measured passes per workload and mode (default 10; 1 with --quick)
   --quick             fewer works and passes: done in under a minute
   --profile           CPU-profile the service and the floor during the measured passes into
@@ -59,6 +65,7 @@ function parseOptions(argv: string[]) {
       workload: { type: 'string', multiple: true },
       iterations: { type: 'string' },
       rows: { type: 'string' },
+      works: { type: 'string' },
       quick: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       'heap-profile': { type: 'boolean', default: false },
@@ -82,11 +89,16 @@ function parseOptions(argv: string[]) {
   if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`--iterations must be a positive integer, not ${values.iterations}`)
   const rows = values.rows === undefined ? (values.quick ? QUICK_IMPORT_ROWS : DEFAULT_IMPORT_ROWS) : Number(values.rows)
   if (!Number.isInteger(rows) || rows < 1) throw new Error(`--rows must be a positive integer, not ${values.rows}`)
+  const works = values.works === undefined ? (values.quick ? QUICK_REPROCESS_WORKS : DEFAULT_REPROCESS_WORKS) : Number(values.works)
+  if (!Number.isInteger(works) || works < 1) throw new Error(`--works must be a positive integer, not ${values.works}`)
   if (values.client !== 'http' && values.client !== 'fetch') throw new Error(`--client must be http or fetch, not ${values.client}`)
   return {
     selected: new Set(selected as Name[]),
     iterations,
     rows,
+    works,
+    // A full reprocess takes minutes: once, unless asked for more.
+    reprocessIterations: values.iterations === undefined ? 1 : iterations,
     quick: values.quick,
     profile: values.profile,
     heapProfile: values['heap-profile'],
@@ -176,12 +188,16 @@ async function main(): Promise<number> {
     check()
     const sqs = options.selected.has('sqs') ? await measureSqs(ctx) : undefined
     check()
+    const reprocess = options.selected.has('reprocess') ? await measureReprocess(ctx, options.works, options.reprocessIterations) : undefined
+    check()
+    const scale = options.selected.has('scale') ? await measureScale(ctx, options.rows) : undefined
+    check()
 
     machine.loadAverage.end = Math.round((os.loadavg()[0] ?? 0) * 100) / 100
     const partial: Omit<BenchResults, 'targets'> = {
       startedAt: started.toISOString(),
       durationSeconds: Math.round((performance.now() - t0) / 100) / 10,
-      options: { quick: options.quick, iterations: options.iterations, rows: options.rows, workloads: [...options.selected], logLevel: options.logLevel, profile: options.profile, client: options.client, serviceNodeFlags: options.serviceNodeFlags },
+      options: { quick: options.quick, iterations: options.iterations, rows: options.rows, works: options.works, workloads: [...options.selected], logLevel: options.logLevel, profile: options.profile, client: options.client, serviceNodeFlags: options.serviceNodeFlags },
       machine,
       workloads,
       ...(single ? { single } : {}),
@@ -190,6 +206,8 @@ async function main(): Promise<number> {
       ...(importer ? { importer } : {}),
       ...(lookup ? { lookup } : {}),
       ...(sqs ? { sqs } : {}),
+      ...(reprocess ? { reprocess } : {}),
+      ...(scale ? { scale } : {}),
     }
     const results: BenchResults = { ...partial, targets: evaluateTargets(partial) }
     const file = `${resultsDir}${stamp}.json`
@@ -200,7 +218,7 @@ async function main(): Promise<number> {
       for (const summary of summariseProfiles(profileDir)) process.stderr.write(`\n${renderProfile(summary)}\n`)
     }
     progress(`done in ${results.durationSeconds} s`)
-    const failed = workloads.some((w) => w.error) || single?.error || lambda?.error || (coldStart && 'error' in coldStart) || importer?.error || lookup?.error || sqs?.error
+    const failed = workloads.some((w) => w.error) || single?.error || lambda?.error || (coldStart && 'error' in coldStart) || importer?.error || lookup?.error || sqs?.error || reprocess?.error || scale?.error
     return failed ? 1 : 0
   } catch (error) {
     if (error instanceof Interrupted) return 130
