@@ -78,7 +78,7 @@ const routes: FastifyPluginAsyncTypebox<{ dependencies: HealthDependencies }> = 
           tags: ['operations'],
           summary: 'Can the service mint right now? (readiness)',
           description:
-            'Checks the database and both Elasticsearch indices on every call, each within 3 s, so a dependency that comes back is seen at once. ' +
+            'Checks the database and both Elasticsearch indices on every call (and the input queue, when queue_url is set), each within 3 s, so a dependency that comes back is seen at once. ' +
             'The identified index must exist with the identified index\'s mappings (dynamic: false). /health and /health/ready are the same check.',
           response: readiness,
         },
