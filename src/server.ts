@@ -1,17 +1,19 @@
 import closeWithGrace from 'close-with-grace'
-import { buildApp } from './app.js'
+import { buildApp, type App } from './app.js'
 import { ConfigError, loadConfig } from './config.js'
 
+// A configuration error (a variable missing or malformed, here or in a plugin's own check at
+// start-up) stops the process with one line naming it, never a stack trace.
+let app: App
 let config
 try {
   config = loadConfig()
+  app = await buildApp(config)
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error
   process.stderr.write(`${error.message}\n`)
   process.exit(1)
 }
-
-const app = await buildApp(config)
 
 // On SIGTERM/SIGINT: stop accepting, let requests in flight finish, then close the pools.
 closeWithGrace({ delay: 25_000 }, async ({ signal, err }) => {

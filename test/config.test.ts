@@ -42,6 +42,8 @@ t.test('src/server.ts: a configuration error stops start-up with one line on std
   const cases: Array<[string, Record<string, string>, RegExp]> = [
     ['max_connections=0', { max_connections: '0', es_downstream_username: 'elastic' }, /^Invalid configuration: max_connections=0: /],
     ['a password without a user', {}, /^Invalid configuration: es_downstream_username is required when es_downstream_password is set$/],
+    // Checked by the queue plugin at start-up, not by the schema: still one line, no stack trace.
+    ['an SQS target without a region', { es_downstream_username: 'elastic', use_downstream: 'sqs', downstream_queue_url: 'http://127.0.0.1:9324/000000000000/x', AWS_REGION: '', AWS_DEFAULT_REGION: '' }, /^Invalid configuration: AWS_REGION is required when use_downstream is sqs or queue_url is set$/],
   ]
   for (const [what, env, line] of cases) {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {

@@ -1,7 +1,7 @@
 import { GetQueueAttributesCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs'
 import fp from 'fastify-plugin'
 import { Consumer } from 'sqs-consumer'
-import type { Config } from '../config.js'
+import { ConfigError, type Config } from '../config.js'
 import { Deadline } from '../services/deadline.js'
 import { createDownstream, createSqsClient, type Downstream } from '../services/downstream.js'
 import { describeError } from '../services/errors.js'
@@ -45,7 +45,7 @@ export default fp(
     if (client) {
       // The SDK would only complain at the first send; a missing region is a configuration error.
       const region = await client.config.region().catch(() => undefined)
-      if (!region) throw new Error('Invalid configuration: AWS_REGION is required when use_downstream is sqs or queue_url is set')
+      if (!region) throw new ConfigError('Invalid configuration: AWS_REGION is required when use_downstream is sqs or queue_url is set')
     }
     const downstream = createDownstream(config, client ? { client } : {})
     const batches = createSqsBatchProcessor({

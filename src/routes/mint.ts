@@ -94,7 +94,7 @@ const routes: FastifyPluginAsyncTypebox<{ minter: Minter }> = async (app, { mint
             'A valid API key is required: send it in the x-api-key header or as a Bearer token',
           ),
           413: errorResponse(413, 'The body is larger than 1 MiB.', 'Request body is too large'),
-          415: errorResponse(415, 'The body is not application/json.', "Unsupported Media Type: text/plain"),
+          415: errorResponse(415, 'The body is neither application/json nor text/plain (which is read as a string, and answered 400).', 'Unsupported Media Type: application/xml'),
           503: errorResponse(
             503,
             'The database or Elasticsearch did not answer within the request\'s budget (MINT_TIMEOUT_MS), or the identified index is missing or not the identified index. ' +
