@@ -45,7 +45,7 @@ async function answer(host: LambdaHost, event: unknown): Promise<{ statusCode: n
   return { statusCode: result.statusCode, body: JSON.parse(result.body) }
 }
 
-t.test('the look-ups through Function URL and API Gateway events answer as they do over HTTP', async (t) => {
+t.test('GET /canonical-ids, GET /source-identifiers and POST /source-identifiers/lookup through Function URL and API Gateway events answer as they do over HTTP', async (t) => {
   const config = isolatedConfig('http-lookup')
   const es = await prepareStores(t, config)
   const work = makeWork({ value: 'blambda', nested: 3 })

@@ -337,7 +337,7 @@ t.test('POST /source-identifiers/lookup answers 400 for a body that is not a loo
   t.equal(fits.body.missing.length, 1000)
 })
 
-t.test('look-ups never mint: unknown identifiers and IDs leave the tables as they were', async (t) => {
+t.test('GET /canonical-ids, GET /source-identifiers and POST /source-identifiers/lookup never mint: unknown identifiers and IDs leave the tables as they were', async (t) => {
   const ctx = await setup(t, 'lookup-read-only')
   t.same(await tableCounts(ctx), { identifiers: 0, canonicalIds: 0 }, 'an empty store')
   t.equal((await get(ctx.app, query('Work', 'sierra-system-number', 'b1'))).status, 404)
@@ -356,7 +356,7 @@ t.test('look-ups never mint: unknown identifiers and IDs leave the tables as the
   t.same({ counts: await tableCounts(ctx), rows: await storedRows(ctx) }, before, 'a look-up beside stored mappings changes nothing either')
 })
 
-t.test('look-ups take the same optional API keys as POST /mint', async (t) => {
+t.test('GET /canonical-ids, GET /source-identifiers and POST /source-identifiers/lookup take the same optional API keys as POST /mint', async (t) => {
   const ctx = await setup(t, 'lookup-keys', { API_KEYS: 'lookup-key-1' })
   const requests = [
     { method: 'GET' as const, url: query('Work', 'sierra-system-number', 'b1') },
@@ -376,7 +376,7 @@ t.test('look-ups take the same optional API keys as POST /mint', async (t) => {
   }
 })
 
-t.test('look-ups read the replica, and ask the primary for what the replica has not seen yet', async (t) => {
+t.test('GET /canonical-ids, GET /source-identifiers and POST /source-identifiers/lookup read the replica, and ask the primary for what it has not seen yet', async (t) => {
   const ctx = await setup(t, 'lookup-replica', { cluster_url_readonly: '127.0.0.1', max_connections: '1' })
   await storeMappings(ctx, [['Work', 'sierra-system-number', 'b-old', 'oldd2345']])
   // The replica's only connection holds a snapshot from here on: it reads the past (replica.test.ts does the same).
@@ -408,7 +408,7 @@ t.test('look-ups read the replica, and ask the primary for what the replica has 
   t.same(bulk.body.missing, [])
 })
 
-t.test('look-ups answer 503 within LOOKUP_TIMEOUT_MS when the database goes silent, and recover', async (t) => {
+t.test('GET /canonical-ids, GET /source-identifiers and POST /source-identifiers/lookup answer 503 within LOOKUP_TIMEOUT_MS when the database goes silent, and recover', async (t) => {
   const proxy = await TcpProxy.start({ targetPort: 3306, mysql: true })
   t.teardown(() => proxy.close())
   const ctx = await setup(t, 'lookup-silent', { db_port: String(proxy.port), LOOKUP_TIMEOUT_MS: '1000' })
