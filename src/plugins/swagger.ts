@@ -3,7 +3,7 @@ import swaggerUi from '@fastify/swagger-ui'
 import fp from 'fastify-plugin'
 
 // The API's version: bump it when the contract of a route changes.
-const API_VERSION = '1.0.0'
+const API_VERSION = '1.1.0'
 /** CSP hash of the <style> inside the Swagger UI top bar's SVG logo (@fastify/swagger-ui 6.1.3). */
 const SWAGGER_LOGO_STYLE = "'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='"
 const DESCRIPTION =

@@ -5,14 +5,14 @@ import { DependencyUnavailableError } from '../errors.js'
 // How the identifier store and the health check talk to MySQL within a request's deadline.
 
 /** Waits for `promise` no longer than the deadline allows (for start-up work shared by every request). */
-export async function within<T>(deadline: Deadline, stage: string, promise: Promise<T>): Promise<T> {
+export async function within<T>(deadline: Deadline, stage: string, promise: Promise<T>, waitingFor = 'the migrations'): Promise<T> {
   const wait = deadline.forStage('database', stage)
   let timer: NodeJS.Timeout | undefined
   try {
     return await Promise.race([
       promise,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(deadline.spent('database', `${stage} (waiting for the migrations)`)), wait)
+        timer = setTimeout(() => reject(deadline.spent('database', `${stage} (waiting for ${waitingFor})`)), wait)
       }),
     ])
   } finally {
@@ -33,7 +33,7 @@ export async function withConnection<T>(pool: Pool, deadline: Deadline, stage: s
   const pending = pool.getConnection()
   let connection: PoolConnection
   try {
-    connection = await within(deadline, stage, pending)
+    connection = await within(deadline, stage, pending, 'a database connection')
   } catch (error) {
     pending.then((late) => late.release(), () => {})
     throw error

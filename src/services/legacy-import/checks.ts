@@ -1,5 +1,5 @@
 import mysql, { type Pool, type RowDataPacket } from 'mysql2/promise'
-import { CANONICAL_ID_LENGTH, CANONICAL_ID_PATTERN } from '../canonical-id.js'
+import { CANONICAL_ID_LENGTH, CANONICAL_ID_PATTERN, STORED_CANONICAL_ID_PATTERN } from '../canonical-id.js'
 import { limits } from '../identifier-store/schema.js'
 import type { LegacyLayout } from './source.js'
 import { storedOntologyType } from '../work-identifiers.js'
@@ -43,7 +43,7 @@ const EXAMPLES = 5
 // Exactly 8 printable ASCII characters, space excluded: CHAR(8) would drop a trailing space on
 // the way out, and the ID would no longer be the one published. The length is tested first
 // because `$` also matches before a final newline.
-const FITS_COLUMN = `'^[!-~]{${CANONICAL_ID_LENGTH}}$'`
+const FITS_COLUMN = `'${STORED_CANONICAL_ID_PATTERN}'`
 
 /**
  * Reads the whole legacy table (server-side aggregates, nothing copied) and reports what cannot be
