@@ -136,7 +136,47 @@ export const LAZY_MODULES: Array<{ specifier: string; kind: 'proxy' | 'functions
   { specifier: 'undici', kind: 'proxy', why: "the ES client's default connection class; src/plugins/elasticsearch.ts uses HttpConnection" },
   { specifier: 'mime', kind: 'proxy', why: '@fastify/send, when the Swagger UI serves a file' },
   { specifier: 'glob', kind: 'functions', why: '@fastify/static, only with wildcard: false (the Swagger UI keeps the default)' },
+  { specifier: 'semver', kind: 'proxy', why: "Fastify's check of a plugin's fastify version: helmet and @fastify/swagger, which the app for direct invocations leaves out" },
 ]
+
+/**
+ * Node built-in modules the bundle requires when it loads but uses only on paths the function does
+ * not take: node:http2 and node:dns (Fastify's server, for the http2 option and listen()), node:v8
+ * (prom-client's process metrics, which the app for direct invocations leaves out). Node compiles a
+ * built-in on its first require; the bundle gets a Proxy instead, which requires the built-in when
+ * one of its properties is first read.
+ */
+export const LAZY_BUILTINS = ['http2', 'dns', 'v8']
+
+function lazyBuiltins(): Plugin {
+  const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`)
+  return {
+    name: 'lazy-builtins',
+    setup(b) {
+      b.onResolve({ filter }, (args) => {
+        const path = `node:${args.path.replace(/^node:/, '')}`
+        // The stand-in's own require is of the real module.
+        return args.namespace === 'lazy-builtin' ? { path, external: true } : { path, namespace: 'lazy-builtin' }
+      })
+      b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
+        contents: [
+          `let loaded;\nconst load = () => (loaded ??= require(${JSON.stringify(args.path)}));`,
+          'module.exports = new Proxy({}, {',
+          '  get: (_, key) => load()[key],',
+          '  has: (_, key) => key in load(),',
+          '  ownKeys: () => Reflect.ownKeys(load()),',
+          '  getOwnPropertyDescriptor: (_, key) => {',
+          '    const descriptor = Reflect.getOwnPropertyDescriptor(load(), key);',
+          '    return descriptor && { ...descriptor, configurable: true };',
+          '  },',
+          '});',
+        ].join('\n'),
+        loader: 'js',
+        resolveDir: root,
+      }))
+    },
+  }
+}
 
 interface LazyModule {
   specifier: string
@@ -290,7 +330,7 @@ export async function buildLambda(options: BuildLambdaOptions = {}): Promise<Bui
     define: { 'import.meta.resolve': '__idm_resolve', 'import.meta.url': '__idm_url' },
     // import() of a Node builtin becomes require(): code loaded through vm.Script has no import().
     supported: { 'dynamic-import': false },
-    plugins: [swaggerUiAssets(swaggerUiDir), lazyModules(lazy), iconvTables(iconvDir)],
+    plugins: [swaggerUiAssets(swaggerUiDir), lazyModules(lazy), lazyBuiltins(), iconvTables(iconvDir)],
     logLevel: 'warning',
     metafile: true,
   })

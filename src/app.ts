@@ -1,5 +1,5 @@
+import SerializerSelector from '@fastify/fast-json-stringify-compiler'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import helmet from '@fastify/helmet'
 import Fastify, { LogController, type FastifyError, type FastifyServerOptions } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
@@ -9,7 +9,6 @@ import databasePlugin from './plugins/database.js'
 import observabilityPlugin from './plugins/observability.js'
 import queuePlugin from './plugins/queue.js'
 import elasticsearchPlugin from './plugins/elasticsearch.js'
-import swaggerPlugin from './plugins/swagger.js'
 import healthRoutes from './routes/health.js'
 import lookupRoutes from './routes/lookup.js'
 import metricsRoutes from './routes/metrics.js'
@@ -34,6 +33,32 @@ export interface BuildOptions {
   logStream?: NodeJS.WritableStream
   /** The secret the Lambda adapter's direct invocations present instead of an API key (plugins/api-keys.ts). */
   internalToken?: string
+  /**
+   * What only an HTTP caller sees (default true): the security headers, /documentation (the
+   * OpenAPI document and the Swagger UI), /health, /metrics and the process metrics, the look-up
+   * routes. The Lambda's app for direct invocations (Step Functions, SQS, reprocess), which reads
+   * only the answers of POST /mint and POST /reprocess and the SQS batch rules, leaves them out:
+   * building them was most of what a cold start spent beyond the libraries and the mint.
+   */
+  http?: boolean
+  /**
+   * Compile each response schema's serializer when it is first used instead of at start-up (default
+   * false). A direct invocation uses one or two of them; a server compiles every one up front, so a
+   * schema fast-json-stringify cannot compile stops it from starting.
+   */
+  lazySerializers?: boolean
+}
+
+/** Fastify's own serializer compiler (fast-json-stringify), each schema compiled on its first use. */
+function lazySerializers(): SerializerSelector.SerializerFactory {
+  const factory = SerializerSelector()
+  return (externalSchemas, options) => {
+    let compiler: SerializerSelector.SerializerCompiler | undefined
+    return (route) => {
+      let serialize: SerializerSelector.Serializer | undefined
+      return (doc) => (serialize ??= (compiler ??= factory(externalSchemas, options))(route))(doc)
+    }
+  }
 }
 
 /** A correlation id a caller may send in x-request-id: short and printable, or we make our own. */
@@ -55,17 +80,22 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
     requestTimeout: 60_000,
     // Validation must not coerce: 123 is not a source identifier, and "true" is not a jobId's absence.
     ajv: { customOptions: { coerceTypes: false, validateSchema: false } },
+    ...(options.lazySerializers ? { schemaController: { compilersFactory: { buildSerializer: lazySerializers() } } } : {}),
   }
   const app = Fastify(fastifyOptions).withTypeProvider<TypeBoxTypeProvider>()
 
   app.decorate('config', config)
   await app.register(databasePlugin, config)
   await app.register(elasticsearchPlugin, config)
-  await app.register(observabilityPlugin, config)
+  const http = options.http ?? true
+  await app.register(observabilityPlugin, { config, processMetrics: http })
   await app.register(apiKeysPlugin, { config, ...(options.internalToken ? { internalToken: options.internalToken } : {}) })
-  // Security headers on every response; the Swagger UI pages set their own content policy.
-  await app.register(helmet, { contentSecurityPolicy: { directives: { 'upgrade-insecure-requests': null } } })
-  await app.register(swaggerPlugin, { ui: config.SWAGGER_UI })
+  if (http) {
+    // Security headers on every response; the Swagger UI pages set their own content policy.
+    // Imported here, so that an app without HTTP loads neither them nor @fastify/static.
+    await app.register(import('@fastify/helmet'), { contentSecurityPolicy: { directives: { 'upgrade-insecure-requests': null } } })
+    await app.register(import('./plugins/swagger.js'), { ui: config.SWAGGER_UI })
+  }
 
   // Once closing, a response says Connection: close, so the keep-alive connection of a request that
   // was in flight ends with it; otherwise close() waits for the client to hang up (keepAliveTimeout,
@@ -117,11 +147,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   await app.register(reprocessRoutes, { reprocessor: createReprocessor({ works, minter, chunkBudgetMs: config.MINT_TIMEOUT_MS }) })
   // The SQS interface: downstream notifications, the batch rules, and the queue consumer when queue_url is set.
   await app.register(queuePlugin, { config, minter })
-  await app.register(healthRoutes, { dependencies: { database: app.database, works, queue: app.inputQueue } })
-  await app.register(lookupRoutes, {
-    reader: createIdentifierReader({ primary: app.database.primaryPool, replica: app.database.replicaPool, ready: app.database.ready }),
-  })
-  await app.register(metricsRoutes)
+  if (http) {
+    await app.register(healthRoutes, { dependencies: { database: app.database, works, queue: app.inputQueue } })
+    await app.register(lookupRoutes, {
+      reader: createIdentifierReader({ primary: app.database.primaryPool, replica: app.database.replicaPool, ready: app.database.ready }),
+    })
+    await app.register(metricsRoutes)
+  }
 
   return app
 }

@@ -55,9 +55,17 @@ function processRegistry(): Registry {
  * One log line per request (duration and outcome, with the request's correlation id and any
  * jobId), the spec's custom metrics as CloudWatch Embedded Metric Format, and Prometheus metrics.
  */
+export interface ObservabilityOptions {
+  config: Config
+  /** Serve the process metrics (CPU, memory, event loop, GC) on /metrics; the Lambda's app for direct invocations has no /metrics. */
+  processMetrics: boolean
+}
+
 export default fp(
-  async (app, config: Config) => {
-    const emf = new Metrics({ namespace: config.metrics_namespace, serviceName: 'id-minter' })
+  async (app, { config, processMetrics: withProcessMetrics }: ObservabilityOptions) => {
+    // Made by the first metric, not while a cold start is still building the app.
+    let emfLogger: Metrics | undefined
+    const emf = () => (emfLogger ??= new Metrics({ namespace: config.metrics_namespace, serviceName: 'id-minter' }))
     // This app's own metrics, and what /metrics serves: them and the process metrics.
     const own = new Registry()
     app.addHook('onClose', async () => own.clear())
@@ -106,7 +114,7 @@ export default fp(
     })
 
     // Merged after every metric of this app is registered: merge copies the registries' contents.
-    const registry = Registry.merge([processRegistry(), own])
+    const registry = withProcessMetrics ? Registry.merge([processRegistry(), own]) : own
     app.decorate('metrics', {
       registry,
       recordMint({ durationMs, batchSize: size, successCount, failureCount, supersededCount }: MintMeasurement) {
@@ -116,21 +124,21 @@ export default fp(
         identifiers.inc({ outcome: 'failure' }, failureCount)
         superseded.inc(supersededCount)
         if (!config.EMF_METRICS) return
-        emf.addMetric('id_minter.processing_time', MetricUnit.Milliseconds, durationMs)
-        emf.addMetric('id_minter.batch_size', MetricUnit.Count, size)
-        emf.addMetric('id_minter.success_count', MetricUnit.Count, successCount)
-        emf.addMetric('id_minter.failure_count', MetricUnit.Count, failureCount)
-        emf.addMetric('id_minter.superseded_count', MetricUnit.Count, supersededCount)
-        emf.publishStoredMetrics()
+        emf().addMetric('id_minter.processing_time', MetricUnit.Milliseconds, durationMs)
+        emf().addMetric('id_minter.batch_size', MetricUnit.Count, size)
+        emf().addMetric('id_minter.success_count', MetricUnit.Count, successCount)
+        emf().addMetric('id_minter.failure_count', MetricUnit.Count, failureCount)
+        emf().addMetric('id_minter.superseded_count', MetricUnit.Count, supersededCount)
+        emf().publishStoredMetrics()
       },
       recordDownstream({ sent, failed, requests }: DownstreamMeasurement) {
         downstreamMessages.inc({ outcome: 'sent' }, sent)
         downstreamMessages.inc({ outcome: 'failed' }, failed)
         downstreamRequests.inc(requests)
         if (!config.EMF_METRICS) return
-        emf.addMetric('id_minter.downstream_sent_count', MetricUnit.Count, sent)
-        emf.addMetric('id_minter.downstream_failed_count', MetricUnit.Count, failed)
-        emf.publishStoredMetrics()
+        emf().addMetric('id_minter.downstream_sent_count', MetricUnit.Count, sent)
+        emf().addMetric('id_minter.downstream_failed_count', MetricUnit.Count, failed)
+        emf().publishStoredMetrics()
       },
     })
 

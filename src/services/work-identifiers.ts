@@ -1,4 +1,4 @@
-import { limits } from './identifier-store/schema.js'
+import { limits } from './identifier-store/limits.js'
 import { keyOf, type IdentifierKey } from './identifier-store/keys.js'
 
 /** Agents, places and the like are one kind of thing to the catalogue: they share canonical IDs. */

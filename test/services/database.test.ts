@@ -58,3 +58,26 @@ t.test('a new connection whose isolation level the server refuses is destroyed: 
   t.match(errors[0]?.message, /syntax|NO_SUCH_LEVEL/i)
   t.notOk(proxy.statements.includes('SELECT 42 AS probe_after_isolation'), 'and never reached the server at another isolation level')
 })
+
+t.test('applyMigrations on an up-to-date schema reads one row and takes no lock (a new schema takes it: the first test)', async (t) => {
+  const config = isolatedConfig('db-uptodate')
+  await prepareStores(t, config)
+  const first = openDatabase(options(config.IDENTIFIERS_DATABASE))
+  await first.applyMigrations()
+  await first.close()
+
+  const holder = await adminConnection()
+  t.teardown(() => holder.end())
+  await holder.query('SELECT GET_LOCK(?, 0)', [`id-minter-migrations:${config.IDENTIFIERS_DATABASE}`])
+  const proxy = await TcpProxy.start({ targetPort: Number(localEnv.db_port), mysql: true })
+  t.teardown(() => proxy.close())
+  const again = openDatabase(options(config.IDENTIFIERS_DATABASE, { port: proxy.port, migrationLockSeconds: 1 }))
+  t.teardown(() => again.close())
+  await again.applyMigrations()
+  t.same(
+    proxy.statements.filter((sql) => !sql.startsWith('SET SESSION')),
+    ['SELECT `created_at` FROM `__drizzle_migrations` ORDER BY `created_at` DESC LIMIT 1'],
+    'up to date: one statement, while another instance holds the lock',
+  )
+
+})

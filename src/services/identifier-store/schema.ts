@@ -1,5 +1,8 @@
 import { sql } from 'drizzle-orm'
 import { customType, index, mysqlEnum, mysqlTable, primaryKey, timestamp } from 'drizzle-orm/mysql-core'
+import { limits } from './limits.js'
+
+export { limits }
 
 // Identifier text is stored as bytes: a binary comparison is case-sensitive, exact for any
 // Unicode, and (unlike MySQL 8's utf8mb4_bin, a PAD SPACE collation) keeps "b1" and "b1 " apart.
@@ -14,7 +17,6 @@ const canonicalIdColumn = customType<{ data: string }>({
   dataType: () => 'char(8) CHARACTER SET ascii COLLATE ascii_bin',
 })
 
-export const limits = { ontologyType: 64, sourceSystem: 255, sourceId: 1020 } as const
 
 export const canonicalIds = mysqlTable('canonical_ids', {
   canonicalId: canonicalIdColumn('CanonicalId').primaryKey(),

@@ -1,6 +1,6 @@
 import mysql, { type Pool, type RowDataPacket } from 'mysql2/promise'
 import { CANONICAL_ID_LENGTH, CANONICAL_ID_PATTERN, STORED_CANONICAL_ID_PATTERN } from '../canonical-id.js'
-import { limits } from '../identifier-store/schema.js'
+import { limits } from '../identifier-store/limits.js'
 import type { LegacyLayout } from './source.js'
 import { storedOntologyType } from '../work-identifiers.js'
 import { conceptFamily, legacyTypeBytes, quote, selectMapping, storedTypeBytes, utf8, utf8Bytes, utf8Exact, utf8Of } from './sql.js'
