@@ -109,7 +109,7 @@ function lookupStatements(keys: Key[]): Array<{ sql: string; params: string[] }>
     values = 0
   }
   for (const group of groups.values()) {
-    for (let at = 0; at < group.sourceIds.length; ) {
+    for (let at = 0; at < group.sourceIds.length;) {
       if (values === CHUNK_SIZE) flush()
       const take = Math.min(CHUNK_SIZE - values, group.sourceIds.length - at)
       conditions.push(`(OntologyType = ? AND SourceSystem = ? AND SourceId IN (${new Array(take).fill('?').join(',')}))`)

@@ -130,7 +130,7 @@ export async function measureLookup(ctx: Context, rows: number): Promise<LookupB
     ctx.progress(`lookup: filled in ${result.fill.seconds.toFixed(1)} s (canonical_ids ${result.fill.canonicalIdsSeconds.toFixed(1)}, identifiers ${result.fill.identifiersSeconds.toFixed(1)}, index and foreign key ${result.fill.indexSeconds.toFixed(1)})`)
 
     const [sizes] = await ctx.admin.sql.query<RowDataPacket[]>(
-      `SELECT TABLE_NAME AS name, DATA_LENGTH + INDEX_LENGTH AS bytes FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME IN ('identifiers', 'canonical_ids')`,
+      'SELECT TABLE_NAME AS name, DATA_LENGTH + INDEX_LENGTH AS bytes FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME IN (\'identifiers\', \'canonical_ids\')',
       [filled.database],
     )
     const [pool] = await ctx.admin.sql.query<RowDataPacket[]>('SELECT @@innodb_buffer_pool_size AS bytes')

@@ -366,8 +366,6 @@ export async function measureLambda(ctx: Context): Promise<LambdaResult> {
   }
 }
 
-const root = fileURLToPath(new URL('..', import.meta.url))
-
 /** The esbuild bundle of src/lambda.ts, if `npm run build:lambda` has made one. */
 interface ColdVariant {
   name: ColdVariantName
@@ -392,7 +390,7 @@ async function coldStartOnce(ctx: Context, variant: ColdVariant, sourceIdentifie
     child.once('exit', (code) => reject(new Error(`${variant.name} cold-start process exited with ${code}: ${stderr.trim().split('\n').slice(-5).join(' | ')}`)))
   })
   const spawnToResponseMs = performance.now() - started
-  await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(undefined)))
+  await new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(undefined)))
   if (report.failures !== 0) throw new Error(`${variant.name} cold-start event: ${report.failures} failures`)
   return {
     bootMs: report.bootMs as number,
@@ -429,7 +427,7 @@ export async function measureColdStart(ctx: Context): Promise<ColdStartResult> {
   const samples = ctx.quick ? 3 : 7
   const workload = WORKLOADS['all-new']
   const stores = freshStores()
-  ctx.progress(`cold start: building the Lambda artifact of this checkout and the reference bundles`)
+  ctx.progress('cold start: building the Lambda artifact of this checkout and the reference bundles')
   try {
     const built = await buildColdReferences()
     // The artifact `npm run build:lambda` would make of this checkout (a dist/ left from an earlier

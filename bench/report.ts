@@ -112,17 +112,17 @@ export type ColdVariantName = 'service' | 'service-no-migrations' | 'service-no-
 export type ColdStartResult =
   | { measured: false; reason: string }
   | {
-      measured: true
-      bundle: string
-      samples: ColdSample[]
-      importMs: number
-      firstResponseMs: number
-      spawnToResponseMs: number
-      eventWorks: number
-      /** node's flags in every cold-start process: the Lambda runtime's for the memory size measured. */
-      nodeFlags?: string[]
-      variants?: Array<{ name: ColdVariantName; samples: ColdSample[]; importMs: number; firstResponseMs: number; spawnToResponseMs: number; maxRssBytes: number }>
-    }
+    measured: true
+    bundle: string
+    samples: ColdSample[]
+    importMs: number
+    firstResponseMs: number
+    spawnToResponseMs: number
+    eventWorks: number
+    /** node's flags in every cold-start process: the Lambda runtime's for the memory size measured. */
+    nodeFlags?: string[]
+    variants?: Array<{ name: ColdVariantName; samples: ColdSample[]; importMs: number; firstResponseMs: number; spawnToResponseMs: number; maxRssBytes: number }>
+  }
   | { measured: true; bundle: string; error: string }
 
 export interface BenchResults {

@@ -292,7 +292,6 @@ function iconvTables(iconvDir: string): Plugin {
   }
 }
 
-
 export async function buildLambda(options: BuildLambdaOptions = {}): Promise<BuildLambdaResult> {
   const outDir = resolve(options.outDir ?? join(root, 'dist', 'lambda'))
   const zipFile = options.zipFile === false ? undefined : resolve(options.zipFile ?? join(root, 'dist', 'id-minter-lambda.zip'))

@@ -188,8 +188,7 @@ async function main(): Promise<number> {
       // Works indexed after the count are in the job too.
       if (done > bar.getTotal()) bar.setTotal(done)
       bar.update(done, { rate: number(Math.round(rate)) })
-    }
-    else if (performance.now() - lastLine > 5000) {
+    } else if (performance.now() - lastLine > 5000) {
       lastLine = performance.now()
       const eta = rate > 0 ? seconds(Math.max(0, total - done) / rate) : '–'
       out(`reprocessed ${number(done)} of ${number(total)} works (${((done / Math.max(1, total)) * 100).toFixed(1)}%), ${number(Math.round(rate))} works/s, ETA ${eta}`)

@@ -26,7 +26,7 @@ t.test('loadConfig stops on a missing or malformed value with one line naming th
 })
 
 t.test('loadConfig never repeats a secret in its error', async (t) => {
-  t.throws(() => loadConfig({ ...localEnv, es_apikey: '' , max_connections: '0', db_password: 'hunter2' }), { message: /max_connections/ })
+  t.throws(() => loadConfig({ ...localEnv, es_apikey: '', max_connections: '0', db_password: 'hunter2' }), { message: /max_connections/ })
   const error = (() => {
     try {
       loadConfig({ ...localEnv, db_password: 'x'.repeat(3), db_username: '' })

@@ -27,7 +27,10 @@ export function readTree(text: string): Tree {
       at++
       const entries: Array<[string, Tree]> = []
       space()
-      if (text[at] === '}') return at++, { kind: 'object', entries }
+      if (text[at] === '}') {
+        at++
+        return { kind: 'object', entries }
+      }
       for (;;) {
         space()
         const key = value()
@@ -45,7 +48,10 @@ export function readTree(text: string): Tree {
       at++
       const items: Tree[] = []
       space()
-      if (text[at] === ']') return at++, { kind: 'array', items }
+      if (text[at] === ']') {
+        at++
+        return { kind: 'array', items }
+      }
       for (;;) {
         items.push(value())
         space()
@@ -60,8 +66,16 @@ export function readTree(text: string): Tree {
       return { kind: 'string', value: JSON.parse(end) as string }
     }
     const number = /^-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/.exec(text.slice(at))?.[0]
-    if (number) return (at += number.length), { kind: 'number', text: number }
-    for (const literal of ['true', 'false', 'null'] as const) if (text.startsWith(literal, at)) return (at += literal.length), { kind: 'literal', text: literal }
+    if (number) {
+      at += number.length
+      return { kind: 'number', text: number }
+    }
+    for (const literal of ['true', 'false', 'null'] as const) {
+      if (text.startsWith(literal, at)) {
+        at += literal.length
+        return { kind: 'literal', text: literal }
+      }
+    }
     return fail('value')
   }
   const tree = value()
@@ -167,7 +181,10 @@ const own = (object: Record<string, unknown>, key: string): unknown => (Object.h
 const step = (key: string) => (/^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`)
 
 function readIdentifier(value: unknown, at: string, problems: IdentifierProblem[]): IdentifierKey | undefined {
-  if (!isPlainObject(value)) return void problems.push({ at, field: '', why: 'not an object' })
+  if (!isPlainObject(value)) {
+    problems.push({ at, field: '', why: 'not an object' })
+    return undefined
+  }
   const before = problems.length
   const text = (field: keyof typeof MAX_BYTES, text: unknown): string => {
     if (typeof text !== 'string' || text === '') problems.push({ at, field, why: 'not a non-empty string' })

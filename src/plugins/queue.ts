@@ -126,7 +126,10 @@ export default fp(
 
     app.addHook('onReady', async () => {
       // A Lambda function is frozen between invocations: its queue is an event source mapping's to read.
-      if (process.env.AWS_LAMBDA_FUNCTION_NAME) return void log.warn('queue_url is ignored in Lambda: an SQS event source mapping feeds the function')
+      if (process.env.AWS_LAMBDA_FUNCTION_NAME) {
+        log.warn('queue_url is ignored in Lambda: an SQS event source mapping feeds the function')
+        return
+      }
       consumer.start()
       log.info('consuming the input queue')
     })

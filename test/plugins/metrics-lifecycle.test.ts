@@ -20,7 +20,7 @@ t.test('buildApp and close, five times: one event-loop monitor for the process, 
     const app = await buildApp(isolatedConfig('metrics-lifecycle', { APPLY_MIGRATIONS: 'false' }))
     const metrics = await app.inject({ method: 'GET', url: '/metrics' })
     t.match(metrics.body, /^nodejs_eventloop_lag_seconds /m, `app ${i + 1} serves the event loop lag`)
-    t.match(metrics.body, /^id_minter_superseded_total 0$/m, `and its own metrics`)
+    t.match(metrics.body, /^id_minter_superseded_total 0$/m, 'and its own metrics')
     await app.close()
   }
   t.ok(monitors <= 1, `${monitors} monitor(s) enabled for five apps`)

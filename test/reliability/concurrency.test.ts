@@ -199,7 +199,10 @@ t.test(`${INJECT_CALLERS + LAMBDA_CONTAINERS * CALLERS_PER_CONTAINER} concurrent
       const doc = docs[j] as { found?: boolean; _source?: Record<string, unknown> }
       rootIds.add(ids[j] as string)
       if (!successes.has(w.id)) indexProblems.push(`${w.id} was never reported a success`)
-      if (!doc?.found) return void indexProblems.push(`${w.id}: nothing indexed under ${ids[j]}`)
+      if (!doc?.found) {
+        indexProblems.push(`${w.id}: nothing indexed under ${ids[j]}`)
+        return
+      }
       // A chain's ID holds its latest work: each successor replaced its predecessor.
       const expectedWork = w.chain !== undefined ? (lastOfChain.get(w.chain) as StressWork) : w
       const state = doc._source?.state as { sourceIdentifier?: { value?: string } } | undefined

@@ -179,12 +179,15 @@ class Mix {
   count(label: string) {
     this.counts.set(label, (this.counts.get(label) ?? 0) + 1)
   }
+
   get total() {
     return [...this.counts.values()].reduce((a, b) => a + b, 0)
   }
+
   share(label: string) {
     return (this.counts.get(label) ?? 0) / Math.max(1, this.total)
   }
+
   summary() {
     return [...this.counts.entries()].sort(([, a], [, b]) => b - a).map(([k, v]) => `${k}: ${v}`).join(', ')
   }

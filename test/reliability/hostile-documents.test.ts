@@ -10,7 +10,7 @@ import { keyOf } from '../../src/services/identifier-store/keys.js'
 import { identifiedCopyProblems, readTree } from '../oracle.js'
 import { makeWork, sourceIdentifier } from '../../fixtures/works.js'
 import { setup } from '../helpers.js'
-import { canonicalJson, embeddedIdProblems, health, indexedDocument, mintInject, rowKey, workKeys } from './support.js'
+import { embeddedIdProblems, health, indexedDocument, mintInject, rowKey, workKeys } from './support.js'
 
 const si = sourceIdentifier
 const node = (id: unknown, extra: Record<string, unknown> = {}) => ({ type: 'Identifiable', sourceIdentifier: id, ...extra })

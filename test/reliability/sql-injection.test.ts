@@ -18,7 +18,7 @@ const HOSTILE = [
   '" OR ""="',
   "x'); DELETE FROM canonical_ids; --",
   '`; DROP TABLE canonical_ids; --',
-  "1; SELECT SLEEP(5)",
+  '1; SELECT SLEEP(5)',
   "' UNION SELECT CanonicalId, 1, 1, 1 FROM canonical_ids --",
   '\\',
   '\\\\',

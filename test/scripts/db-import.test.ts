@@ -296,7 +296,7 @@ t.test('db:import: bad canonical IDs, values over our limits and keys that colli
     ['efghjkmn', 'Person', 'lc-names', 'n2'],
     ['ABCDEFGJ', 'Work', 'miro-image-number', 'V1'],
   ])
-  await legacy.sql(`INSERT INTO identifiers VALUES ('efghjkmp', 'Concept', 'lc-names', 'n3'), ('efghjkmq', 'Organisation', 'lc-names', 'n3')`)
+  await legacy.sql('INSERT INTO identifiers VALUES (\'efghjkmp\', \'Concept\', \'lc-names\', \'n3\'), (\'efghjkmq\', \'Organisation\', \'lc-names\', \'n3\')')
   const config = targetConfig(t, 'import-checks')
 
   const { code, output } = await runCli(config.IDENTIFIERS_DATABASE, ['--source', legacy.url]).exited
@@ -314,7 +314,7 @@ t.test('db:import: bad canonical IDs, values over our limits and keys that colli
 
 t.test('db:import (successor two-table layout): shared canonical IDs stay shared, IDs given out but unused are registered, free ones are not', async (t) => {
   const legacy = await legacyDatabase(t, 'successor', SUCCESSOR_DDL)
-  await legacy.sql(`INSERT INTO canonical_ids (CanonicalId, Status) VALUES ('abcdefgh', 'assigned'), ('bcdefghj', 'assigned'), ('cdefghjk', 'assigned'), ('freefree', 'free')`)
+  await legacy.sql('INSERT INTO canonical_ids (CanonicalId, Status) VALUES (\'abcdefgh\', \'assigned\'), (\'bcdefghj\', \'assigned\'), (\'cdefghjk\', \'assigned\'), (\'freefree\', \'free\')')
   await legacy.sql(
     `INSERT INTO identifiers (OntologyType, SourceSystem, SourceId, CanonicalId) VALUES
        ('Work', 'sierra-system-number', 'b1', 'abcdefgh'), ('Work', 'calm-record-id', ${literal(latin1('Ä1'))}, 'abcdefgh'),
@@ -410,6 +410,6 @@ t.test('POST /mint after db:import: a legacy work and its legacy concepts keep t
   const contributor = identified.data.contributors[0].agent.id
   t.equal(contributor.sourceIdentifier.ontologyType, 'Person')
   t.equal(contributor.canonicalId, 'agentagt', 'the Person finds the Concept mapping the legacy Agent row became')
-  const [{ n }] = (await ctx.sql<{ n: number }>(`SELECT COUNT(*) AS n FROM identifiers WHERE CanonicalId IN ('wrkwrk22', 'agentagt')`)) as [{ n: number }]
+  const [{ n }] = (await ctx.sql<{ n: number }>('SELECT COUNT(*) AS n FROM identifiers WHERE CanonicalId IN (\'wrkwrk22\', \'agentagt\')')) as [{ n: number }]
   t.equal(Number(n), 2, 'no second mapping was minted for them')
 })

@@ -31,4 +31,3 @@ t.test('npm run reprocess: bad arguments and configuration stop it with exit cod
   }
   t.same(await mintedValues(ctx), [], 'nothing was minted')
 })
-

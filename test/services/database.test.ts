@@ -79,5 +79,4 @@ t.test('applyMigrations on an up-to-date schema reads one row and takes no lock 
     ['SELECT `created_at` FROM `__drizzle_migrations` ORDER BY `created_at` DESC LIMIT 1'],
     'up to date: one statement, while another instance holds the lock',
   )
-
 })

@@ -117,5 +117,6 @@ t.test('findIdentifiableNodes treats __proto__ and constructor keys as plain dat
   t.ok(analysis.ok)
   if (analysis.ok) embedCanonicalIds(analysis.nodes, () => 'abcdefgh')
   t.equal(({} as Record<string, unknown>).polluted, undefined)
+  // eslint-disable-next-line no-proto -- the own property a JSON text's "__proto__" key becomes
   t.same(JSON.parse(JSON.stringify(work)).__proto__, { polluted: 1 }, 'kept verbatim')
 })

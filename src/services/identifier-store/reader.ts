@@ -141,7 +141,7 @@ export function sourceIdentifierStatements(keys: IdentifierKey[]): Statement[] {
   }
   for (const group of groups.values()) {
     const sourceIds = [...group.sourceIds]
-    for (let at = 0; at < sourceIds.length; ) {
+    for (let at = 0; at < sourceIds.length;) {
       if (count === MAX_LOOKUP_KEYS) flush()
       const slice = sourceIds.slice(at, at + MAX_LOOKUP_KEYS - count)
       at += slice.length

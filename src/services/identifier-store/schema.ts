@@ -17,7 +17,6 @@ const canonicalIdColumn = customType<{ data: string }>({
   dataType: () => 'char(8) CHARACTER SET ascii COLLATE ascii_bin',
 })
 
-
 export const canonicalIds = mysqlTable('canonical_ids', {
   canonicalId: canonicalIdColumn('CanonicalId').primaryKey(),
   status: mysqlEnum('Status', ['free', 'assigned']).notNull().default('free'),

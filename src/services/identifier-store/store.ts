@@ -238,7 +238,7 @@ function lookupStatements(keys: IdentifierKey[]): Statement[] {
     count = 0
   }
   for (const group of groups.values()) {
-    for (let at = 0; at < group.sourceIds.length; ) {
+    for (let at = 0; at < group.sourceIds.length;) {
       if (count === CHUNK_SIZE) flush()
       const sourceIds = group.sourceIds.slice(at, at + CHUNK_SIZE - count)
       at += sourceIds.length

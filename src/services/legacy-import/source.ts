@@ -27,7 +27,7 @@ export function parseSource(url: string, table = 'identifiers'): LegacySource {
   try {
     parsed = new URL(url)
   } catch {
-    throw new Error(`--source is not a URL: expected mysql://user:password@host:port/database`)
+    throw new Error('--source is not a URL: expected mysql://user:password@host:port/database')
   }
   if (parsed.protocol !== 'mysql:') throw new Error(`--source must be a mysql:// URL, not ${parsed.protocol}//`)
   const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''))
