@@ -5,8 +5,10 @@
  * alternate between the two tables: all-new works (keys the table lacks, each sorting next to one
  * it has, so a look-up lands on the same pages as a hit would), then all-existing works (keys the
  * table holds, drawn at random over the whole table; on the empty table they are the only rows).
- * Each table is served by the production app in a child process (bench/service-child.ts), and
- * SQL statements are counted in it. The EXPLAIN of every look-up statement shape the identifier
+ * Each all-existing request is then sent again at once, when the pages its look-up needs are in the
+ * buffer pool. Each table is served by the production app in a child process
+ * (bench/service-child.ts), and SQL statements are counted in it; InnoDB's pages read from disk
+ * (Innodb_buffer_pool_reads) are counted around each request. The EXPLAIN of every look-up statement shape the identifier
  * store makes (lookupOn, the statements lookup() sends) is read on the filled table.
  */
 import http from 'node:http'
@@ -18,7 +20,7 @@ import { lookupOn } from '../src/services/identifier-store/store.js'
 import { startService } from './children.js'
 import { createStores, dropStores, freshStores, serviceEnvironment, type Stores } from './environment.js'
 import { fillIdentifiers, filledCanonicalId, filledKey, type FillResult } from './fill-identifiers.js'
-import { summarise, type LatencySummary } from './load.js'
+import { median, summarise, type LatencySummary } from './load.js'
 import type { Context } from './measure.js'
 import type { ServiceCounters } from './service-child.js'
 
@@ -54,6 +56,15 @@ export interface ScaleTableResult {
   /** SQL statements per request, counted in the service process (each one round trip: text protocol). */
   allNewStatements: number
   allExistingStatements: number
+  /**
+   * Median per request of InnoDB's Innodb_buffer_pool_reads (pages it had to read because the
+   * buffer pool did not hold them). The counter is the server's, so other clients' reads are in it too.
+   */
+  allNewPoolReads: number
+  allExistingPoolReads: number
+  /** The all-existing request sent again at once: the pages its look-up needs are then in the buffer pool. */
+  allExistingAgain: LatencySummary
+  allExistingAgainPoolReads: number
 }
 
 export interface ScaleBenchResult {
@@ -66,7 +77,7 @@ export interface ScaleBenchResult {
   filled?: ScaleTableResult
   empty?: ScaleTableResult
   /** p50 on the filled table ÷ p50 on the empty one. */
-  ratios?: { allNew: number; allExisting: number }
+  ratios?: { allNew: number; allExisting: number; allExistingAgain: number }
   explain?: ScaleShape[]
   loadAverage?: { start: number; end: number }
   error?: string
@@ -136,7 +147,12 @@ function workKeys(rows: number, fresh: string | undefined): { keys: IdentifierKe
 async function explain(sql: mysql.Connection, shape: string, keys: IdentifierKey[], locking = false): Promise<ScaleShape> {
   // The identifier store's own statements for these keys: lookupOn builds them as lookup() does.
   const made: Array<{ sql: string; values: unknown[] }> = []
-  const recorder = { query: async (options: { sql: string; values: unknown[] }) => (made.push(options), [[]]) }
+  const recorder = {
+    query: async (options: { sql: string; values: unknown[] }) => {
+      made.push(options)
+      return [[]]
+    },
+  }
   await lookupOn(recorder as never, keys, { lock: locking })
   const statements: ScaleShape['statements'] = []
   for (const statement of made) {
@@ -168,7 +184,7 @@ export async function measureScale(ctx: Context, rows: number): Promise<ScaleBen
     result.server = result.fill.server
     ctx.progress(`scale: filled in ${result.fill.seconds.toFixed(1)} s`)
     const [sizes] = await ctx.admin.sql.query<RowDataPacket[]>(
-      `SELECT TABLE_NAME AS t, DATA_LENGTH + INDEX_LENGTH AS bytes FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME IN ('identifiers', 'canonical_ids')`,
+      'SELECT TABLE_NAME AS t, DATA_LENGTH + INDEX_LENGTH AS bytes FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME IN (\'identifiers\', \'canonical_ids\')',
       [filled.database],
     )
     const [pool] = await ctx.admin.sql.query<RowDataPacket[]>('SELECT @@innodb_buffer_pool_size AS b')
@@ -218,23 +234,38 @@ export async function measureScale(ctx: Context, rows: number): Promise<ScaleBen
       ctx.children.add(child)
     }
     const urls = { filled: (await services.filled.ready).url, empty: (await services.empty.ready).url }
-    const samples = {
-      filled: { allNew: [] as number[], allExisting: [] as number[], allNewStatements: [] as number[], allExistingStatements: [] as number[] },
-      empty: { allNew: [] as number[], allExisting: [] as number[], allNewStatements: [] as number[], allExistingStatements: [] as number[] },
+    const sample = () => ({
+      allNew: [] as number[],
+      allExisting: [] as number[],
+      allExistingAgain: [] as number[],
+      allNewStatements: [] as number[],
+      allExistingStatements: [] as number[],
+      allExistingAgainStatements: [] as number[],
+      allNewPoolReads: [] as number[],
+      allExistingPoolReads: [] as number[],
+      allExistingAgainPoolReads: [] as number[],
+    })
+    const samples = { filled: sample(), empty: sample() }
+    const poolReads = async () => {
+      const [status] = await ctx.admin.sql.query<RowDataPacket[]>("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_reads'")
+      return Number(status[0]?.Value)
     }
     const statementsOf = async (table: 'filled' | 'empty') => (await services[table].call<ServiceCounters>('counters')).sqlStatements
     ctx.progress(`scale: ${WARM_UP_REQUESTS} warm-up requests of each kind per table, then ${requests}; requests alternate between the tables`)
     result.loadAverage = { start: Math.round((os.loadavg()[0] ?? 0) * 100) / 100, end: 0 }
     for (let r = 0; r < total; r++) {
-      for (const kind of ['allNew', 'allExisting'] as const) {
+      for (const kind of ['allNew', 'allExisting', 'allExistingAgain'] as const) {
         const order = r % 2 ? (['empty', 'filled'] as const) : (['filled', 'empty'] as const)
         for (const table of order) {
           const before = await statementsOf(table)
-          const latency = await postMint(urls[table], batches[kind][r] as string[])
+          const readsBefore = await poolReads()
+          const latency = await postMint(urls[table], batches[kind === 'allExistingAgain' ? 'allExisting' : kind][r] as string[])
+          const reads = (await poolReads()) - readsBefore
           const statements = (await statementsOf(table)) - before
           if (r < WARM_UP_REQUESTS) continue
           samples[table][kind].push(latency)
           samples[table][`${kind}Statements`].push(statements)
+          samples[table][`${kind}PoolReads`].push(reads)
         }
       }
     }
@@ -242,11 +273,15 @@ export async function measureScale(ctx: Context, rows: number): Promise<ScaleBen
     const table = (name: 'filled' | 'empty'): ScaleTableResult => {
       const s = samples[name]
       const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length
-      return { rows: name === 'filled' ? rows : distinct.length, allNew: summarise(s.allNew), allExisting: summarise(s.allExisting), allNewStatements: mean(s.allNewStatements), allExistingStatements: mean(s.allExistingStatements) }
+      return { rows: name === 'filled' ? rows : distinct.length, allNew: summarise(s.allNew), allExisting: summarise(s.allExisting), allNewStatements: mean(s.allNewStatements), allExistingStatements: mean(s.allExistingStatements), allNewPoolReads: median(s.allNewPoolReads), allExistingPoolReads: median(s.allExistingPoolReads), allExistingAgain: summarise(s.allExistingAgain), allExistingAgainPoolReads: median(s.allExistingAgainPoolReads) }
     }
     result.filled = table('filled')
     result.empty = table('empty')
-    result.ratios = { allNew: result.filled.allNew.p50 / result.empty.allNew.p50, allExisting: result.filled.allExisting.p50 / result.empty.allExisting.p50 }
+    result.ratios = {
+      allNew: result.filled.allNew.p50 / result.empty.allNew.p50,
+      allExisting: result.filled.allExisting.p50 / result.empty.allExisting.p50,
+      allExistingAgain: result.filled.allExistingAgain.p50 / result.empty.allExistingAgain.p50,
+    }
     ctx.progress(
       `scale: all-new p50 ${result.filled.allNew.p50.toFixed(1)} ms at ${rows.toLocaleString('en-GB')} rows, ${result.empty.allNew.p50.toFixed(1)} ms empty (x${result.ratios.allNew.toFixed(2)}); ` +
         `all-existing ${result.filled.allExisting.p50.toFixed(1)} / ${result.empty.allExisting.p50.toFixed(1)} ms (x${result.ratios.allExisting.toFixed(2)})`,
@@ -262,7 +297,7 @@ export async function measureScale(ctx: Context, rows: number): Promise<ScaleBen
         await explain(sql, `a mint of ${oneRequest} works x 6 (6 kinds: one statement, an OR of 6 groups)`, requestKeys),
         await explain(sql, '1,000 keys of one kind (the most one statement carries)', ofKind(3, 1000)),
         await explain(sql, '2,500 keys of 3 kinds (three statements, a group split across two of them)', [...ofKind(3, 1200), ...ofKind(4, 800), ...ofKind(0, 500)]),
-        await explain(sql, `the same mint's keys read FOR UPDATE (assign(), when a concurrent request minted some of them first)`, requestKeys, true),
+        await explain(sql, 'the same mint\'s keys read FOR UPDATE (assign(), when a concurrent request minted some of them first)', requestKeys, true),
       ]
     } finally {
       await sql.end()
@@ -315,10 +350,11 @@ export function renderScale(result: ScaleBenchResult): string[] {
   const cell = (l: LatencySummary | undefined) => (l ? `${l.p50.toFixed(1)} / ${l.p95.toFixed(1)}` : '–')
   if (result.filled && result.empty) {
     out.push(
-      `| Request | p50 / p95 ms, ${rows} rows | p50 / p95 ms, empty table | p50 ratio | SQL round trips per request (${rows} / empty) |`,
-      '| --- | --- | --- | --- | --- |',
-      `| all-new (every identifier minted) | ${cell(result.filled.allNew)} | ${cell(result.empty.allNew)} | **${result.ratios?.allNew.toFixed(2)}** | ${result.filled.allNewStatements.toFixed(2)} / ${result.empty.allNewStatements.toFixed(2)} |`,
-      `| all-existing (every identifier looked up) | ${cell(result.filled.allExisting)} | ${cell(result.empty.allExisting)} | **${result.ratios?.allExisting.toFixed(2)}** | ${result.filled.allExistingStatements.toFixed(2)} / ${result.empty.allExistingStatements.toFixed(2)} |`,
+      `| Request | p50 / p95 ms, ${rows} rows | p50 / p95 ms, empty table | p50 ratio | SQL round trips per request (${rows} / empty) | InnoDB pages read from disk per request, median (${rows} / empty) |`,
+      '| --- | --- | --- | --- | --- | --- |',
+      `| all-new (every identifier minted) | ${cell(result.filled.allNew)} | ${cell(result.empty.allNew)} | **${result.ratios?.allNew.toFixed(2)}** | ${result.filled.allNewStatements.toFixed(2)} / ${result.empty.allNewStatements.toFixed(2)} | ${result.filled.allNewPoolReads} / ${result.empty.allNewPoolReads} |`,
+      `| all-existing (every identifier looked up) | ${cell(result.filled.allExisting)} | ${cell(result.empty.allExisting)} | **${result.ratios?.allExisting.toFixed(2)}** | ${result.filled.allExistingStatements.toFixed(2)} / ${result.empty.allExistingStatements.toFixed(2)} | ${result.filled.allExistingPoolReads} / ${result.empty.allExistingPoolReads} |`,
+      `| the same all-existing request again at once (its pages now in the buffer pool) | ${cell(result.filled.allExistingAgain)} | ${cell(result.empty.allExistingAgain)} | ${result.ratios?.allExistingAgain.toFixed(2)} | – | ${result.filled.allExistingAgainPoolReads} / ${result.empty.allExistingAgainPoolReads} |`,
       '',
     )
   }
