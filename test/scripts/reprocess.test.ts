@@ -20,17 +20,24 @@ t.test('npm run reprocess: Ctrl-C stops after the chunk in flight and prints --r
   await blocker.query('BEGIN')
   await blocker.query(`INSERT INTO \`${database}\`.canonical_ids (CanonicalId, Status) VALUES ('zzzzzzzz', 'assigned')`)
   await blocker.query(`INSERT INTO \`${database}\`.identifiers (OntologyType, SourceSystem, SourceId, CanonicalId) VALUES ('Work', 'sierra-system-number', ?, 'zzzzzzzz')`, [held.value])
+  // Waiting: a transaction of the run's in LOCK WAIT, or (should the server not say so) its insert
+  // into identifiers still running after 2 s, where it takes milliseconds.
   const waiting = async () => {
     const rows = await ctx.sql<{ n: number }>(
-      `SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
-        WHERE t.trx_state = 'LOCK WAIT' AND p.DB = ?`,
+      `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST p LEFT JOIN information_schema.INNODB_TRX t ON t.trx_mysql_thread_id = p.ID
+        WHERE p.DB = ? AND (t.trx_state = 'LOCK WAIT' OR (p.INFO LIKE 'INSERT INTO \`identifiers\`%' AND p.TIME >= 2))`,
       [database],
     )
     return Number(rows[0]?.n) > 0
   }
 
-  const first = runCli(ctx, ['--full', '--slices', '2', '--job-id', 'cli-resume', '--local'])
-  await until('the reprocess to wait on the held mapping', waiting)
+  // The held chunk waits as long as the server lets it (innodb_lock_wait_timeout), not MINT_TIMEOUT_MS.
+  const first = runCli(ctx, ['--full', '--slices', '2', '--job-id', 'cli-resume', '--local'], { MINT_TIMEOUT_MS: '120000' })
+  await until('the reprocess to wait on the held mapping', waiting).catch(async (error: Error) => {
+    first.child.kill('SIGKILL')
+    const { stdout, stderr } = await first.exited
+    throw new Error(`${error.message}; its output: ${stdout} ${stderr}`)
+  })
   first.child.kill('SIGINT')
   await new Promise((resolve) => setTimeout(resolve, 300))
   await blocker.query('ROLLBACK')
