@@ -2,6 +2,17 @@ import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox
 import { Value } from '@sinclair/typebox/value'
 
 const NonEmpty = (description: string) => Type.String({ minLength: 1, description })
+/**
+ * One concrete index or alias, as Elasticsearch allows it to be named: lower case, none of
+ * \ / * ? " < > | , # : or a space, not starting with - _ + or a dot. A wildcard or a list would
+ * read from, or write to, several indices at once.
+ */
+const IndexName = (description: string) =>
+  Type.String({
+    pattern: '^[^-_+.\\\\/*?"<>|,#: A-Z][^\\\\/*?"<>|,#: A-Z]{0,254}$',
+    description,
+    errorMessage: 'must name one index or alias: lower case, no wildcard or list, none of \\ / * ? " < > | , # : or a space, not starting with - _ + or .',
+  })
 const Port = (fallback: number, description: string) =>
   Type.Integer({ minimum: 1, maximum: 65535, default: fallback, description })
 const Protocol = (description: string) =>
@@ -33,7 +44,7 @@ export const ConfigSchema = Type.Object({
   es_upstream_port: Port(9200, 'Port of the source Elasticsearch.'),
   es_upstream_protocol: Protocol('http or https for the source Elasticsearch.'),
   es_apikey: Secret('API key for the source Elasticsearch.'),
-  es_source_index: NonEmpty('Index the source works are read from.'),
+  es_source_index: IndexName('Index the source works are read from.'),
 
   es_downstream_host: NonEmpty('Elasticsearch host the identified works are written to.'),
   es_downstream_port: Port(9200, 'Port of the target Elasticsearch.'),
@@ -41,7 +52,7 @@ export const ConfigSchema = Type.Object({
   es_downstream_apikey: Secret('API key for the target Elasticsearch.'),
   es_downstream_username: Type.Optional(NonEmpty('User for the target Elasticsearch (with es_downstream_password).')),
   es_downstream_password: Secret('Password for the target Elasticsearch.'),
-  es_identified_index: NonEmpty('Index the identified works are written to.'),
+  es_identified_index: IndexName('Index the identified works are written to (not the source index).'),
 
   MINT_TIMEOUT_MS: Type.Integer({
     minimum: 100,
@@ -145,6 +156,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (config.es_downstream_password !== undefined && config.es_downstream_username === undefined) {
     throw new ConfigError('Invalid configuration: es_downstream_username is required when es_downstream_password is set')
   }
+  // A list of blanks would leave no key, and with no key every caller is let in: say so instead.
+  if (config.API_KEYS !== undefined && config.API_KEYS.split(',').every((key) => key.trim() === '')) {
+    throw new ConfigError('Invalid configuration: API_KEYS=(value hidden): holds no key, only commas and spaces (unset it to run without keys)')
+  }
+  if (config.es_identified_index === config.es_source_index) {
+    throw new ConfigError(`Invalid configuration: es_identified_index=${JSON.stringify(config.es_identified_index)}: must not be the source index, which the identified works would overwrite`)
+  }
   if (config.use_downstream === 'sqs' && config.downstream_queue_url === undefined) {
     throw new ConfigError('Invalid configuration: downstream_queue_url is required when use_downstream is sqs')
   }
@@ -176,13 +194,21 @@ function validated<T extends TObject>(schema: T, env: NodeJS.ProcessEnv): Static
     // An empty variable means "not set": deployment templates often render unset values as "".
     if (value !== undefined && value !== '') raw[name] = name === 'LOG_LEVEL' ? value.toLowerCase() : value
   }
-  const candidate = Value.Default(schema, Value.Convert(schema, raw)) as Record<string, unknown>
+  // A whole number is written as one: TypeBox's conversion would read 1e3 or 1.5 as 1.
+  for (const [name, value] of Object.entries(raw)) {
+    if ((schema.properties[name] as TSchema).type === 'integer' && !/^-?\d+$/.test(value as string)) {
+      throw new ConfigError(`Invalid configuration: ${name}=${isSecret(name) ? '(value hidden)' : JSON.stringify(value)}: must be a whole number, written in digits`)
+    }
+  }
+  // Converted on a copy, so that an error shows the value as it was set.
+  const candidate = Value.Default(schema, Value.Convert(schema, { ...raw })) as Record<string, unknown>
   const error = Value.Errors(schema, candidate).First()
   if (error) {
     const name = error.path.replace(/^\//, '').split('/')[0] ?? error.path
     if (raw[name] === undefined) throw new ConfigError(`Invalid configuration: ${name} is required but not set`)
     const shown = isSecret(name) ? '(value hidden)' : JSON.stringify(raw[name])
-    throw new ConfigError(`Invalid configuration: ${name}=${shown}: ${error.message.toLowerCase()}`)
+    const explained = (schema.properties[name] as { errorMessage?: string } | undefined)?.errorMessage ?? error.message.toLowerCase()
+    throw new ConfigError(`Invalid configuration: ${name}=${shown}: ${explained}`)
   }
   return candidate as Static<T>
 }

@@ -40,7 +40,7 @@ t.test('loadConfig never repeats a secret in its error', async (t) => {
 t.test('src/server.ts: a configuration error stops start-up with one line on stderr that repeats no secret', async (t) => {
   const secrets = { db_password: 'sentinel-db-password-3e71', API_KEYS: 'sentinel-api-key-c90d', es_apikey: 'sentinel-es-apikey-52af', es_downstream_password: 'sentinel-es-password-0b84' }
   const cases: Array<[string, Record<string, string>, RegExp]> = [
-    ['max_connections=0', { max_connections: '0', es_downstream_username: 'elastic' }, /^Invalid configuration: max_connections=0: /],
+    ['max_connections=0', { max_connections: '0', es_downstream_username: 'elastic' }, /^Invalid configuration: max_connections="0": /],
     ['a password without a user', {}, /^Invalid configuration: es_downstream_username is required when es_downstream_password is set$/],
     // Checked by the queue plugin at start-up, not by the schema: still one line, no stack trace.
     ['an SQS target without a region', { es_downstream_username: 'elastic', use_downstream: 'sqs', downstream_queue_url: 'http://127.0.0.1:9324/000000000000/x', AWS_REGION: '', AWS_DEFAULT_REGION: '' }, /^Invalid configuration: AWS_REGION is required when use_downstream is sqs or queue_url is set$/],
@@ -64,4 +64,21 @@ t.test('src/server.ts: a configuration error stops start-up with one line on std
     t.match(lines[0], line, `${what}: the line names the variable: ${lines[0]}`)
     for (const [name, secret] of Object.entries(secrets)) t.notOk(`${stdout}\n${stderr}`.includes(secret), `${what}: ${name} is not repeated`)
   }
+})
+
+t.test('loadConfig refuses what would silently run otherwise: blank API keys, an index that is several, the source index as the target, numbers not written in digits', async (t) => {
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ API_KEYS: ' , ' }, /^Invalid configuration: API_KEYS=\(value hidden\): holds no key, only commas and spaces/],
+    [{ API_KEYS: ',' }, /holds no key/],
+    [{ es_source_index: 'works-*' }, /^Invalid configuration: es_source_index="works-\*": must name one index or alias/],
+    [{ es_identified_index: 'a,b' }, /es_identified_index="a,b": must name one index or alias/],
+    [{ es_identified_index: 'Works' }, /must name one index or alias: lower case/],
+    [{ es_identified_index: localEnv.es_source_index as string }, /must not be the source index/],
+    [{ max_connections: '1e3' }, /^Invalid configuration: max_connections="1e3": must be a whole number, written in digits$/],
+    [{ PORT: '8e3' }, /PORT="8e3": must be a whole number/],
+    [{ MINT_TIMEOUT_MS: '2.5e4' }, /MINT_TIMEOUT_MS="2.5e4": must be a whole number/],
+  ]
+  for (const [env, message] of cases) t.throws(() => loadConfig({ ...localEnv, ...env }), message, JSON.stringify(env))
+  t.equal(loadConfig({ ...localEnv, API_KEYS: ' key-1 , ' }).API_KEYS, ' key-1 , ', 'one real key among blanks is fine')
+  t.equal(loadConfig({ ...localEnv, max_connections: '12' }).max_connections, 12)
 })

@@ -25,16 +25,43 @@ interface HttpAnswer {
 }
 
 /**
- * A payload 2.0 event (HTTP API, Function URL) with its query string as the caller sent it, on the
- * path. Its queryStringParameters are decoded, repeats joined by commas, and the adapter splits
- * them again at every comma: `value=a,b` would reach the app as two values (400) and `value=a&value=b`
- * as the same two. Over HTTP the app parses the raw query string; so it does here.
+ * The event with its query string on the path, as the caller sent it, for the app to parse as it
+ * parses an HTTP request's (`+` a space, a bad %-escape a 400), instead of the adapter's reading:
+ * - payload 2.0 (HTTP API, Function URL): queryStringParameters are decoded with repeats joined by
+ *   commas, and the adapter splits them at every comma (`value=a,b` became two values); the raw
+ *   query string is in rawQueryString;
+ * - ALB: the parameters arrive as sent, still percent-encoded, and the adapter decodes them with
+ *   decodeURIComponent, which leaves `+` a plus and throws on a bad escape (the invocation failed).
  */
 function withRawQueryString(event: unknown): unknown {
-  const e = event as { version?: unknown; rawPath?: unknown; rawQueryString?: unknown; queryStringParameters?: unknown }
-  if (e.version !== '2.0' || typeof e.rawPath !== 'string' || typeof e.rawQueryString !== 'string' || e.rawQueryString === '') return event
-  const { queryStringParameters: _decoded, ...rest } = e
-  return { ...rest, rawPath: `${e.rawPath}?${e.rawQueryString}` }
+  const e = event as {
+    version?: unknown
+    rawPath?: unknown
+    rawQueryString?: unknown
+    path?: unknown
+    queryStringParameters?: unknown
+    multiValueQueryStringParameters?: unknown
+    requestContext?: { elb?: unknown }
+  }
+  if (e.version === '2.0' && typeof e.rawPath === 'string' && typeof e.rawQueryString === 'string' && e.rawQueryString !== '') {
+    const { queryStringParameters: _decoded, ...rest } = e
+    return { ...rest, rawPath: `${e.rawPath}?${e.rawQueryString}` }
+  }
+  if (e.requestContext?.elb !== undefined && typeof e.path === 'string') {
+    const pairs: string[] = []
+    const multi = e.multiValueQueryStringParameters
+    const single = e.queryStringParameters
+    if (typeof multi === 'object' && multi !== null) {
+      for (const [name, values] of Object.entries(multi as Record<string, unknown>)) {
+        for (const value of Array.isArray(values) ? values : []) pairs.push(`${name}=${String(value)}`)
+      }
+    } else if (typeof single === 'object' && single !== null) {
+      for (const [name, value] of Object.entries(single as Record<string, unknown>)) pairs.push(`${name}=${String(value)}`)
+    }
+    const { queryStringParameters: _single, multiValueQueryStringParameters: _multi, ...rest } = e
+    return pairs.length === 0 ? rest : { ...rest, path: `${e.path}?${pairs.join('&')}` }
+  }
+  return event
 }
 
 /**

@@ -1,6 +1,6 @@
 import { Type, type FastifyPluginAsyncTypebox, type Static } from '@fastify/type-provider-typebox'
 import { Deadline } from '../services/deadline.js'
-import type { Minter } from '../services/minter.js'
+import { distinctIdentifiers, type Minter } from '../services/minter.js'
 import { requestBudgetMs } from './budget.js'
 import { errorResponse } from './schemas.js'
 
@@ -107,7 +107,7 @@ const routes: FastifyPluginAsyncTypebox<{ minter: Minter }> = async (app, { mint
     async (request) => {
       if (request.body.jobId !== undefined) request.log = request.log.child({ jobId: request.body.jobId })
       const started = performance.now()
-      const { result, superseded } = await minter.mint(request.body, new Deadline(requestBudgetMs(app, request, app.config.MINT_TIMEOUT_MS)))
+      const { result, superseded } = await minter.mint({ ...request.body, sourceIdentifiers: distinctIdentifiers(request.body.sourceIdentifiers) }, new Deadline(requestBudgetMs(app, request, app.config.MINT_TIMEOUT_MS)))
       for (const entry of superseded) request.log.info(entry, 'superseded: the identified index keeps another copy')
       const outcome = { successCount: result.successes.length, failureCount: result.failures.length }
       request.mintOutcome = outcome

@@ -53,25 +53,38 @@ export function failureMessage(sourceIdentifier: string, reason: string): string
   return `Failed to mint ID for ${sourceIdentifier}: ${reason}`
 }
 
-/** Trims the requested identifiers and drops repeats, keeping the order they were asked in. */
+/**
+ * The requested identifiers as POST /mint reads them: surrounding whitespace trimmed, repeats
+ * dropped, in the order they were asked in. The minter itself takes ids exactly (reprocess hands
+ * it the _ids a search returned, which may begin or end with a space) and only drops repeats.
+ */
 export function distinctIdentifiers(sourceIdentifiers: string[]): string[] {
   return [...new Set(sourceIdentifiers.map((id) => id.trim()))]
 }
 
 /** ISO-8601 date-time with a zone, as the pipeline writes Instants (2026-05-02T10:00:00Z). */
-const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})$/
+const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-](\d{2}):(\d{2}))$/
+
+/** Whether the fields of an ISO_DATE_TIME match name a real time: Date.parse rolls 31 February over into March. */
+function realDateTime([, year, month, day, hour, minute, second = '0', zoneHours = '0', zoneMinutes = '0']: RegExpExecArray): boolean {
+  const y = Number(year)
+  const m = Number(month)
+  const daysInMonth = new Date(Date.UTC(y, m, 0)).getUTCDate()
+  return m >= 1 && m <= 12 && Number(day) >= 1 && Number(day) <= daysInMonth && Number(hour) < 24 && Number(minute) < 60 && Number(second) < 60 && Number(zoneHours) < 24 && Number(zoneMinutes) < 60
+}
 
 /**
  * The version a work is indexed with: the epoch milliseconds of state.sourceModifiedTime, so that
  * with external_gte an older copy never replaces a newer one (the existing pipeline's rule);
- * undefined when the work has no modified time. A modified time that is not an ISO-8601
+ * undefined when the work has no modified time. A modified time that is not a real ISO-8601
  * date-time from 1970 on is the work's problem: ordering its copies would be a guess.
  */
 export function workVersion(work: Record<string, unknown>): { version?: number } | { reason: string } {
   const state = work.state
   const modified = typeof state === 'object' && state !== null ? (state as Record<string, unknown>).sourceModifiedTime : undefined
   if (modified === undefined || modified === null) return {}
-  const millis = typeof modified === 'string' && ISO_DATE_TIME.test(modified) ? Date.parse(modified) : Number.NaN
+  const fields = typeof modified === 'string' ? ISO_DATE_TIME.exec(modified) : null
+  const millis = fields && realDateTime(fields) ? Date.parse(modified as string) : Number.NaN
   if (!Number.isFinite(millis) || millis < 0) {
     return { reason: `state.sourceModifiedTime ${JSON.stringify(modified)} is not an ISO-8601 date-time from 1970 on` }
   }
@@ -98,7 +111,7 @@ interface PendingWork {
 export function createMinter({ identifiers, works }: MinterDependencies) {
   /** Mints one request within the deadline's budget (see Deadline); past it, DependencyUnavailableError. */
   async function mint(request: MintRequest, deadline: Deadline): Promise<MintReport> {
-    const requested = distinctIdentifiers(request.sourceIdentifiers)
+    const requested = [...new Set(request.sourceIdentifiers)]
     const failed = new Map<string, string>()
     const fail = (id: string, reason: string) => failed.set(id, failureMessage(id, reason))
 
@@ -189,13 +202,19 @@ export function createMinter({ identifiers, works }: MinterDependencies) {
       embedCanonicalIds(work.nodes, canonicalIdOf)
     }
     const { winners, losers } = newestCopies(ready, (work) => canonicalIdOf(work.root))
-    for (const { work, winner } of losers) {
-      superseded.push({ sourceIdentifier: work.id, canonicalId: canonicalIdOf(work.root), reason: `${winner.id} in the same request shares its canonical ID and is newer or its successor` })
-    }
+
     for (const work of winners) {
       documents.push({ id: canonicalIdOf(work.root), document: work.work, sourceIdentifier: work.id, ...(work.version !== undefined ? { version: work.version } : {}) })
     }
     const outcome = await works.index(documents, deadline)
+    // A copy that gave way to another of the same request succeeds only if that one was written
+    // (or the index holds a newer copy still): otherwise nothing stands under its canonical ID.
+    for (const { work, winner } of losers) {
+      const canonicalId = canonicalIdOf(work.root)
+      const reason = outcome.rejected.get(canonicalId)
+      if (reason !== undefined) fail(work.id, `${winner.id}, the copy of the same work this request indexed instead, was rejected by ${works.targetIndex}: ${reason}`)
+      else superseded.push({ sourceIdentifier: work.id, canonicalId, reason: `${winner.id} in the same request shares its canonical ID and is newer or its successor` })
+    }
     for (const document of documents) {
       const reason = outcome.rejected.get(document.id)
       if (reason !== undefined) fail(document.sourceIdentifier, `rejected by ${works.targetIndex}: ${reason}`)

@@ -35,6 +35,12 @@ export interface IndexOutcome {
 
 export type WorkStore = ReturnType<typeof createWorkStore>
 
+/** Bulk item errors that are about the index, not the document: the request is a 503, the work not at fault. */
+const INDEX_UNAVAILABLE = new Set(['index_not_found_exception', 'es_rejected_execution_exception', 'cluster_block_exception', 'index_closed_exception'])
+
+/** Index settings that refuse writes (index.blocks.*). */
+const WRITE_BLOCKS = ['write', 'read_only', 'read_only_allow_delete']
+
 /** The source index's ingest timestamp (a `date` in index-config/): what a reprocess window selects on. */
 export const INDEXED_AT = 'indexed_at'
 
@@ -126,6 +132,21 @@ export function createWorkStore({
         )
       }
     }
+    // Open, and taking writes: a closed index or a write block (a full disk's flood stage sets
+    // read_only_allow_delete) would refuse every work.
+    const settings = await unavailableOnFailure(deadline, stage, () =>
+      target.indices.getSettings({ index: targetIndex, expand_wildcards: 'all', filter_path: '*.settings.index.blocks,*.settings.index.verified_before_close' }, options(deadline, stage)),
+    )
+    const states = await unavailableOnFailure(deadline, stage, () =>
+      target.cat.indices({ index: targetIndex, expand_wildcards: 'all', h: 'index,status', format: 'json' }, options(deadline, stage)),
+    )
+    const closed = (states as Array<{ index?: string; status?: string }>).filter((row) => row.status !== 'open').map((row) => row.index)
+    if (closed.length > 0) throw new DependencyUnavailableError('elasticsearch', `Identified index ${targetIndex} is closed: nothing was written`)
+    for (const entry of Object.values(settings as Record<string, { settings?: { index?: { blocks?: Record<string, unknown> } } }>)) {
+      const blocks = entry?.settings?.index?.blocks ?? {}
+      const set = WRITE_BLOCKS.filter((block) => String(blocks[block]) === 'true')
+      if (set.length > 0) throw new DependencyUnavailableError('elasticsearch', `Identified index ${targetIndex} refuses writes (index.blocks.${set.join(', index.blocks.')}): nothing was written`)
+    }
     targetCheckedAt = performance.now()
   }
 
@@ -178,8 +199,10 @@ export function createWorkStore({
     for (const item of response.items) {
       const result = item.index
       if (!result?.error || !result._id) continue
-      if (result.error.type === 'index_not_found_exception' || result.error.type === 'es_rejected_execution_exception') {
-        throw new DependencyUnavailableError('elasticsearch', `Elasticsearch could not write to ${targetIndex}: ${result.error.reason}`)
+      // The index, not the work: missing, closed, blocked (a full disk's flood stage, a write
+      // block) or overloaded. Retrying the request later is the remedy, not failing the work.
+      if (INDEX_UNAVAILABLE.has(result.error.type)) {
+        throw new DependencyUnavailableError('elasticsearch', `Elasticsearch could not write to ${targetIndex}: ${result.error.type}: ${result.error.reason}`)
       }
       if (result.error.type === 'version_conflict_engine_exception') outcome.superseded.add(result._id)
       else outcome.rejected.set(result._id, `${result.error.type}: ${result.error.reason ?? 'no reason given'}`)

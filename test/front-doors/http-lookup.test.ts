@@ -131,3 +131,37 @@ t.test('GET /canonical-ids, GET /source-identifiers and POST /source-identifiers
   const [count] = await db.sql<{ n: number }>('SELECT COUNT(*) AS n FROM identifiers')
   t.equal(Number(count?.n), rows.length, 'the look-ups minted nothing')
 })
+
+t.test('GET /source-identifiers through ALB events reads the query string as HTTP does: + is a space, a bad escape is a 400', async (t) => {
+  const config = isolatedConfig('http-lookup-alb')
+  await prepareStores(t, config)
+  const host = await startLambdaHost(lambdaEnv(config))
+  t.teardown(() => host.close())
+  // The whole app's first look-up waits for the migrations: the schema is in place after it.
+  const before = await host.invoke({ httpMethod: 'GET', path: '/canonical-ids/aaaaaaaa', headers: { host: 'alb.example' }, requestContext: { elb: { targetGroupArn: 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/x/y' } }, body: '', isBase64Encoded: false }, 30_000)
+  t.equal(before.ok && (before.result as { statusCode: number }).statusCode, 404)
+  const db = await directDatabase(t, config.IDENTIFIERS_DATABASE)
+  await db.sql("INSERT INTO canonical_ids (CanonicalId, Status) VALUES ('spacebbb', 'assigned'), ('plusbbbb', 'assigned')")
+  await db.sql("INSERT INTO identifiers (OntologyType, SourceSystem, SourceId, CanonicalId) VALUES ('Work', 't', 'a b', 'spacebbb'), ('Work', 't', 'a+b', 'plusbbbb')")
+
+  // An ALB passes the query parameters as the client sent them: still percent-encoded.
+  const alb = (query: Record<string, string>, multi: boolean) => ({
+    httpMethod: 'GET',
+    path: '/source-identifiers',
+    ...(multi
+      ? { multiValueQueryStringParameters: Object.fromEntries(Object.entries(query).map(([k, v]) => [k, [v]])), multiValueHeaders: { host: ['alb.example'] } }
+      : { queryStringParameters: query, headers: { host: 'alb.example' } }),
+    requestContext: { elb: { targetGroupArn: 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/id-minter/abc' } },
+    body: '',
+    isBase64Encoded: false,
+  })
+  for (const multi of [false, true]) {
+    const mode = multi ? 'multi-value' : 'single-value'
+    const space = await answer(host, alb({ ontologyType: 'Work', identifierType: 't', value: 'a+b' }, multi))
+    t.equal(space.body.canonicalId, 'spacebbb', `${mode}: value=a+b is "a b", as over HTTP`)
+    const plus = await answer(host, alb({ ontologyType: 'Work', identifierType: 't', value: 'a%2Bb' }, multi))
+    t.equal(plus.body.canonicalId, 'plusbbbb', `${mode}: value=a%2Bb is "a+b"`)
+    const bad = await answer(host, alb({ ontologyType: 'Work', identifierType: 't', value: '%E9' }, multi))
+    t.equal(bad.statusCode, 400, `${mode}: a bad escape is answered 400, not thrown`)
+  }
+})

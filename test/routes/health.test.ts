@@ -2,7 +2,7 @@ import t from 'tap'
 import { makeWork } from '../../fixtures/works.js'
 import { buildApp } from '../../src/app.js'
 import { ensureIndex } from '../../fixtures/indices.js'
-import { adminConnection, isolatedConfig, prepareStores, setup } from '../helpers.js'
+import { adminConnection, isolatedConfig, mint, prepareStores, setup } from '../helpers.js'
 
 t.test('GET /health answers 200 with every check ok when the database and both indices answer', async (t) => {
   const { app } = await setup(t, 'health-ok')
@@ -91,4 +91,30 @@ t.test('GET /health/live answers 200 while a dependency is down; /health and /he
     t.equal(response.statusCode, 503, url)
     t.equal(response.json().checks.database.status, 'error')
   }
+})
+
+t.test('POST /mint and /health: a closed identified index, or one blocked for writes (a full disk), is the index\'s outage (503), not every work\'s failure', async (t) => {
+  const ctx = await setup(t, 'health-blocked')
+  const work = makeWork({ value: 'bblocked' })
+  await ctx.seed([work])
+  const index = ctx.config.es_identified_index
+  const check = async (what: string, reason: RegExp) => {
+    // A new app: the identified index's check is trusted for 10 s once it passed.
+    const app = await buildApp(ctx.config)
+    t.teardown(() => app.close())
+    const minted = await app.inject({ method: 'POST', url: '/mint', payload: { sourceIdentifiers: [work.id] } })
+    t.equal(minted.statusCode, 503, `${what}: the mint is a 503, to be retried`)
+    t.match(minted.json().message, reason)
+    const health = await app.inject({ method: 'GET', url: '/health' })
+    t.equal(health.statusCode, 503, `${what}: not ready`)
+    t.match(health.json().checks.identifiedIndex.error, reason)
+  }
+  await ctx.es.indices.putSettings({ index, settings: { 'index.blocks.read_only_allow_delete': true } })
+  await check('flood-stage block', /refuses writes \(index\.blocks\.read_only_allow_delete\)/)
+  await ctx.es.indices.putSettings({ index, settings: { 'index.blocks.read_only_allow_delete': null } })
+  await ctx.es.indices.close({ index })
+  t.teardown(() => ctx.es.indices.open({ index }).catch(() => {}))
+  await check('closed', new RegExp(`Identified index ${index} is closed`))
+  await ctx.es.indices.open({ index, wait_for_active_shards: 1 })
+  t.equal((await mint(ctx.app, { sourceIdentifiers: [work.id] })).status, 200, 'open and unblocked, it mints')
 })

@@ -106,3 +106,31 @@ t.test('POST /mint: copies sharing a root canonical ID in one request: the newes
   t.equal(inherited, rows.find((r) => r.SourceId === 'c-7')?.CanonicalId, 'the successor inherits the predecessor minted in the same request')
   t.equal(((await ctx.identified(inherited as string)) as { data: { title: string } }).data.title, 'successor')
 })
+
+t.test('POST /mint: when the copy a request indexes instead is rejected, the copy that gave way fails too', async (t) => {
+  const ctx = await setup(t, 'versioning-winner-rejected')
+  // A stricter target mapping than production's: version must be a number. The newer copy breaks it.
+  await ctx.es.indices.putMapping({ index: ctx.config.es_identified_index, properties: { version: { type: 'long' } } })
+  const older = copy('b9', MAY_1, 'older', 'c-old')
+  const newer = copy('b9', MAY_2, 'newer', 'c-new')
+  ;(newer.work as Record<string, unknown>).version = 'not a number'
+  await ctx.seed([older, newer])
+  const { body } = await mint(ctx.app, { sourceIdentifiers: ['c-old', 'c-new'] })
+  t.same(body.successes, [], 'neither is a success: nothing stands under their canonical ID')
+  t.match(body.failures, [
+    { sourceIdentifier: 'c-old', error: /c-new, the copy of the same work this request indexed instead, was rejected by .*document_parsing_exception/ },
+    { sourceIdentifier: 'c-new', error: /rejected by .*document_parsing_exception/ },
+  ])
+  t.equal(await identifiedTitle(ctx, 'b9'), undefined, 'and nothing is indexed')
+})
+
+t.test('POST /mint: a modified time that names no real date (31 February) fails the work, rather than ordering it as 3 March', async (t) => {
+  const ctx = await setup(t, 'versioning-impossible-date')
+  await ctx.seed([copy('b10', '2026-02-31T00:00:00Z', 'impossible'), copy('b11', '2026-02-28T24:00:00Z', 'hour 24'), copy('b12', '2024-02-29T10:00:00+01:00', 'leap day')])
+  const { body } = await mint(ctx.app, { sourceIdentifiers: ['b10', 'b11', 'b12'].map((v) => `Work[sierra-system-number/${v}]`) })
+  t.same(body.successes, ['Work[sierra-system-number/b12]'], 'a real leap day is a version')
+  t.match(body.failures, [
+    { sourceIdentifier: 'Work[sierra-system-number/b10]', error: /"2026-02-31T00:00:00Z" is not an ISO-8601 date-time/ },
+    { sourceIdentifier: 'Work[sierra-system-number/b11]', error: /"2026-02-28T24:00:00Z" is not an ISO-8601 date-time/ },
+  ])
+})
