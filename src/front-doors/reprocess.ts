@@ -28,7 +28,8 @@ export type InvalidReprocessAnswer = Pick<ReprocessAnswer, 'processed' | 'succes
  * DependencyUnavailableError (for the state machine's Retry); anything else MintingError.
  */
 export async function invokeReprocess(app: FastifyInstance, internalToken: string, event: Record<string, unknown>, context: Context): Promise<ReprocessAnswer | InvalidReprocessAnswer> {
-  const jobId = typeof event.jobId === 'string' ? event.jobId : undefined
+  // Not echoed when over the route's limit: the answer must stay small whatever the event.
+  const jobId = typeof event.jobId === 'string' && event.jobId.length <= 256 ? event.jobId : undefined
   const invalid = (message: string): InvalidReprocessAnswer => ({
     ...(jobId !== undefined ? { jobId } : {}),
     processed: 0,

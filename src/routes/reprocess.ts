@@ -47,7 +47,15 @@ export const ReprocessRequestBody = Type.Object(
       }),
     ),
     cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 1_000_000, description: 'The cursor of an earlier answer, exactly as it came: continue where it stopped.' })),
-    jobId: Type.Optional(Type.String({ minLength: 1, description: 'Your name for the job, echoed in the answer and on every log line; a continued call keeps the cursor\'s when omitted.', examples: ['scheduled-2026-05-02T10:20'] })),
+    jobId: Type.Optional(
+      Type.String({
+        minLength: 1,
+        // Echoed in the answer and carried in its cursor: a long one would push the answer past Step Functions' 256 KB.
+        maxLength: 256,
+        description: 'Your name for the job (at most 256 characters), echoed in the answer and on every log line; a continued call keeps the cursor\'s when omitted.',
+        examples: ['scheduled-2026-05-02T10:20'],
+      }),
+    ),
   },
   {
     additionalProperties: false,

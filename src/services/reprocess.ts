@@ -11,8 +11,14 @@ export type { Selection } from './reprocess-cursor.js'
 export const MINT_CHUNK_SIZE = 100
 /** Failures an answer lists; the rest are counted and logged. */
 export const MAX_LISTED_FAILURES = 100
-/** A listed failure's error is cut to this many characters (the log line has it whole), so that 100 of them stay far below Step Functions' 256 KB. */
+/** A listed failure's error is cut to this many characters (the log line has it whole). */
 export const MAX_LISTED_ERROR_LENGTH = 500
+/**
+ * The most the listed failures may take as JSON, in bytes: an _id of control characters is six
+ * times longer escaped than it is long, so a count alone does not keep an answer below Step
+ * Functions' 256 KB. Past it, failures are counted and logged, and failuresTruncated says so.
+ */
+export const MAX_LISTED_FAILURE_BYTES = 160 * 1024
 /** The most slices one job has: Elasticsearch's index.max_slices_per_scroll default. */
 export const MAX_SLICES = 1024
 /** The window a request without startTime covers: the 15 minutes before its end. */
@@ -214,6 +220,7 @@ export function createReprocessor({ works, minter, chunkBudgetMs, keepAlive = '1
       failures: [],
       failuresTruncated: false,
     }
+    let listedBytes = 0
     const stageDeadline = () => new Deadline(Math.min(deadline.remaining(), chunkBudgetMs))
     let pointInTime = cursor?.pointInTime ?? (await works.openPointInTime(keepAlive, stageDeadline()))
     const state = (after: unknown[] | undefined, extra: Partial<CursorState> = {}): string =>
@@ -262,8 +269,12 @@ export function createReprocessor({ works, minter, chunkBudgetMs, keepAlive = '1
       answer.processed += result.successes.length + result.failures.length
       for (const failure of result.failures) {
         log?.warn({ jobId, sourceIdentifier: failure.sourceIdentifier, error: failure.error }, 'reprocess: work failed')
-        if (answer.failures.length < MAX_LISTED_FAILURES) answer.failures.push(listed(failure))
-        else answer.failuresTruncated = true
+        const entry = listed(failure)
+        const bytes = Buffer.byteLength(JSON.stringify(entry), 'utf8') + 1
+        if (answer.failures.length < MAX_LISTED_FAILURES && listedBytes + bytes <= MAX_LISTED_FAILURE_BYTES) {
+          answer.failures.push(entry)
+          listedBytes += bytes
+        } else answer.failuresTruncated = true
       }
       for (const entry of superseded) log?.info({ jobId, ...entry }, 'superseded: the identified index keeps another copy')
       onChunk?.({ works: chunk.length, successCount: result.successes.length, failureCount: result.failures.length, supersededCount: superseded.length, durationMs, cursor: state(after) })

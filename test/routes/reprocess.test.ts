@@ -155,6 +155,7 @@ t.test('POST /reprocess answers 400 for input that is not a reprocess request', 
     [{ full: true, cursor: 'not-a-cursor' }, /not a reprocess cursor/],
     [{ full: true, cursor: '' }, /cursor/],
     [{ full: true, jobId: '' }, /jobId/],
+    [{ full: true, jobId: 'j'.repeat(257) }, /jobId must NOT have more than 256 characters/],
     [{ full: true, sourceIdentifiers: ['b1'] }, /unknown field "sourceIdentifiers"/],
     [[], /object/],
   ]
@@ -350,4 +351,27 @@ t.test('the reprocess service stops before its budget runs out, and the answer c
   const rest = await untilDone(ctx, { full: true, cursor: answer.cursor })
   t.equal(answer.processed + rest.reduce((n, a) => n + a.processed, 0), 1000)
   t.equal((await mintedValues(ctx)).length, 1000)
+})
+
+t.test('POST /reprocess mints the _ids the search returned, exactly: one with a space around it is another work', async (t) => {
+  const ctx = await setup(t, 'reprocess-exact-ids')
+  const plain = work('b-space', '2026-05-02T10:00:00Z')
+  const spaced = work('b-spaced', '2026-05-02T10:00:00Z')
+  await ctx.seed([plain, { ...spaced, id: ` ${plain.id}` }, { ...work('b-nbsp', '2026-05-02T10:00:00Z'), id: `${plain.id}\u00a0` }])
+  const { body } = await post(ctx, { full: true })
+  t.same({ processed: body.processed, successCount: body.successCount, failureCount: body.failureCount }, { processed: 3, successCount: 3, failureCount: 0 })
+  t.same(await mintedValues(ctx), ['b-nbsp', 'b-space', 'b-spaced'], 'each work minted, none in place of another')
+})
+
+t.test('POST /reprocess keeps its answer small whatever the failing works: listed failures are bounded in bytes, not only in number', async (t) => {
+  const ctx = await setup(t, 'reprocess-answer-size')
+  // 120 works without a root identifier, each under an _id of 512 control characters (6 bytes each in JSON).
+  const hostile = Array.from({ length: 120 }, (_, i) => ({ id: `${String(i).padStart(3, '0')}${'\u0001'.repeat(509)}`, work: { data: { title: 'no identifier' }, indexed_at: '2026-05-02T10:00:00Z' } }))
+  await ctx.seed(hostile)
+  const { status, body, bytes } = await post(ctx, { full: true, jobId: 'j'.repeat(256) })
+  t.equal(status, 200)
+  t.equal(body.failureCount, 120, 'every failure counted')
+  t.equal(body.failuresTruncated, true, 'and the list says it is cut')
+  t.ok(body.failures.length > 0 && body.failures.length < 100, `${body.failures.length} listed`)
+  t.ok(bytes < 200 * 1024, `the answer is ${bytes} bytes, below Step Functions' 256 KB with room to spare`)
 })
