@@ -159,5 +159,9 @@ t.test('events of other kinds throw UnsupportedEventError naming their source, a
     const outcome = await ctx.host.invoke(event)
     t.match(outcome, { ok: false, error: { name: 'UnsupportedEventError', message } }, what)
   }
-  t.same(await ctx.db.sql('SELECT * FROM identifiers'), [], 'nothing was minted, not even the SQS record of the mixed batch')
+  // The container migrates its database in the background from start-up, and no mint waited for
+  // it here: the identifiers table may not exist yet, which also means nothing was minted.
+  const tables = await ctx.db.sql("SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'identifiers'")
+  const minted = tables.length === 0 ? [] : await ctx.db.sql('SELECT * FROM identifiers')
+  t.same(minted, [], 'nothing was minted, not even the SQS record of the mixed batch')
 })
