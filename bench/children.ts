@@ -13,10 +13,10 @@ export const buildDir = here('./results/.build/')
  * left in node_modules), as production runs compiled JavaScript: under tsx the loader alone would
  * add some 50 MB to the RSS being measured.
  */
-export async function buildChildren(): Promise<void> {
+export async function buildChildren(entryPoints: Record<string, string> = { service: './service-child.ts', floor: './floor.ts' }): Promise<void> {
   mkdirSync(buildDir, { recursive: true })
   await build({
-    entryPoints: { service: here('./service-child.ts'), floor: here('./floor.ts') },
+    entryPoints: Object.fromEntries(Object.entries(entryPoints).map(([name, path]) => [name, here(path)])),
     outdir: buildDir,
     outExtension: { '.js': '.mjs' },
     bundle: true,

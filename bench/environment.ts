@@ -57,18 +57,23 @@ export function serviceEnvironment(stores: Stores, logLevel: string): Record<str
   }
 }
 
-/** Creates the database with the real schema and both indices with the real mappings. */
-export async function createStores(admin: Admin, stores: Stores): Promise<void> {
-  admin.created.add(stores)
-  const database = openDatabase({
+/** One connection to a bench database on the local server, to apply the real migrations with (then close it). */
+export function migrationConnection(database: string) {
+  return openDatabase({
     host: localEnv.cluster_url as string,
     port: Number(localEnv.db_port),
     user: localEnv.db_username as string,
     password: localEnv.db_password ?? '',
-    database: stores.database,
+    database,
     connectionLimit: 1,
     applyMigrations: true,
   })
+}
+
+/** Creates the database with the real schema and both indices with the real mappings. */
+export async function createStores(admin: Admin, stores: Stores): Promise<void> {
+  admin.created.add(stores)
+  const database = migrationConnection(stores.database)
   try {
     await Promise.all([
       database.applyMigrations(),

@@ -177,3 +177,21 @@ export function sampleMemory(intervalMs = 50): () => MemoryPeaks {
     return { ...peaks }
   }
 }
+
+/**
+ * Counts the SQL statements this process sends from now on, through every pool, connection and
+ * transaction of mysql2 (`connectionClass` is its Connection: each statement goes through
+ * BaseConnection.query or .execute). Returns a reader of the running count.
+ */
+export function countSqlStatements(connectionClass: { prototype: object }): () => number {
+  let count = 0
+  const base = Object.getPrototypeOf(connectionClass.prototype) as Record<'query' | 'execute', (...args: unknown[]) => unknown>
+  for (const method of ['query', 'execute'] as const) {
+    const original = base[method]
+    base[method] = function (this: unknown, ...args: unknown[]) {
+      count++
+      return original.apply(this, args)
+    }
+  }
+  return () => count
+}

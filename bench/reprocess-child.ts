@@ -8,7 +8,7 @@
  */
 import type { Context } from 'aws-lambda'
 import mysql from 'mysql2'
-import { sampleMemory, serve, type MemoryPeaks } from './protocol.js'
+import { countSqlStatements, sampleMemory, serve, type MemoryPeaks } from './protocol.js'
 
 /** A Lambda's longest timeout: each invocation's budget is this less LAMBDA_TIMEOUT_MARGIN_MS. */
 const INVOCATION_MS = 900_000
@@ -29,16 +29,7 @@ interface Answer {
 }
 
 const memoryPeaks = sampleMemory()
-let sqlStatements = 0
-// Every statement of every pool and transaction goes through BaseConnection.query or .execute.
-const base = Object.getPrototypeOf(mysql.Connection.prototype) as Record<'query' | 'execute', (...args: unknown[]) => unknown>
-for (const method of ['query', 'execute'] as const) {
-  const original = base[method]
-  base[method] = function (this: unknown, ...args: unknown[]) {
-    sqlStatements++
-    return original.apply(this, args)
-  }
-}
+const sqlStatements = countSqlStatements(mysql.Connection)
 
 const { handler, ready } = await import('../src/lambda.js')
 const app = await ready
@@ -76,7 +67,7 @@ async function run({ slice, cursor, jobId }: { slice: { id: number; max: number 
 
 function counters(): ReprocessChildCounters {
   const { user, system } = process.cpuUsage()
-  return { sqlStatements, esRequests, maxRssBytes: process.resourceUsage().maxRSS * 1024, cpuMs: (user + system) / 1000, memoryPeaks: memoryPeaks() }
+  return { sqlStatements: sqlStatements(), esRequests, maxRssBytes: process.resourceUsage().maxRSS * 1024, cpuMs: (user + system) / 1000, memoryPeaks: memoryPeaks() }
 }
 
 serve({ rssBytes: process.memoryUsage.rss() }, { open, run, counters, close: () => counters() })

@@ -7,16 +7,12 @@
  * The source index is filled once, with bulk requests, and shared; every run mints into a fresh
  * database and a fresh identified index, so every run mints everything anew.
  */
-import { build } from 'esbuild'
 import { randomBytes } from 'node:crypto'
 import os from 'node:os'
-import { fileURLToPath } from 'node:url'
 import { ensureIndex } from '../fixtures/indices.js'
 import { makeWork } from '../fixtures/works.js'
-import { openDatabase } from '../src/services/identifier-store/database.js'
-import { localEnv } from '../fixtures/local-env.js'
-import { buildDir } from './children.js'
-import { serviceEnvironment, storedCounts, type Stores } from './environment.js'
+import { buildChildren, buildDir } from './children.js'
+import { migrationConnection, serviceEnvironment, storedCounts, type Stores } from './environment.js'
 import { median } from './load.js'
 import { lambdaRuntimeNodeFlags, type Context } from './measure.js'
 import { Child, type MemoryPeaks } from './protocol.js'
@@ -63,21 +59,8 @@ export interface ReprocessBenchResult {
   error?: string
 }
 
-const here = (path: string) => fileURLToPath(new URL(path, import.meta.url))
-
 async function buildReprocessChildren(): Promise<void> {
-  await build({
-    entryPoints: { 'reprocess-service': here('./reprocess-child.ts'), 'reprocess-floor': here('./reprocess-floor.ts') },
-    outdir: buildDir,
-    outExtension: { '.js': '.mjs' },
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node24',
-    packages: 'external',
-    keepNames: true,
-    logLevel: 'warning',
-  })
+  await buildChildren({ 'reprocess-service': './reprocess-child.ts', 'reprocess-floor': './reprocess-floor.ts' })
 }
 
 const workValue = (i: number) => `r${String(i).padStart(8, '0')}`
@@ -120,15 +103,7 @@ async function fillSource(ctx: Context, index: string, works: number): Promise<n
 async function runStores(ctx: Context, sourceIndex: string): Promise<Stores> {
   const tag = randomBytes(4).toString('hex')
   const stores = { database: `bench_rp_${tag}`, sourceIndex, targetIndex: `bench-rp-identified-${tag}` }
-  const database = openDatabase({
-    host: localEnv.cluster_url as string,
-    port: Number(localEnv.db_port),
-    user: localEnv.db_username as string,
-    password: localEnv.db_password ?? '',
-    database: stores.database,
-    connectionLimit: 1,
-    applyMigrations: true,
-  })
+  const database = migrationConnection(stores.database)
   try {
     await Promise.all([database.applyMigrations(), ensureIndex(ctx.admin.es, stores.targetIndex, 'identified')])
   } finally {

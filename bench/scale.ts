@@ -129,9 +129,11 @@ function workOf(id: string, keys: IdentifierKey[]) {
 }
 
 /** Row numbers of the filled table: of kind `kind`, drawn at random over the whole table. */
+/** How many of the filled table's rows are of this kind. */
+const rowsOfKind = (rows: number, kind: number) => Math.floor((rows - 1 - kind) / KIND_COUNT) + 1
+
 function randomRow(rows: number, kind: number): number {
-  const perKind = Math.floor((rows - 1 - kind) / KIND_COUNT) + 1
-  return Math.floor(Math.random() * perKind) * KIND_COUNT + kind + 1
+  return Math.floor(Math.random() * rowsOfKind(rows, kind)) * KIND_COUNT + kind + 1
 }
 
 /** The keys of one work: existing rows of the filled table, or (fresh) keys that sort right after them. */
@@ -291,7 +293,12 @@ export async function measureScale(ctx: Context, rows: number): Promise<ScaleBen
     try {
       const oneRequest = (batches.allExisting[WARM_UP_REQUESTS] as string[]).length
       const requestKeys = Array.from({ length: oneRequest }, () => workKeys(rows, undefined).keys).flat()
-      const ofKind = (kind: number, count: number) => Array.from({ length: count }, () => filledKey(randomRow(rows, kind)))
+      // Distinct rows: the statements carry each key once, so drawn repeats would shrink them.
+      const ofKind = (kind: number, count: number) => {
+        const drawn = new Set<number>()
+        while (drawn.size < Math.min(count, rowsOfKind(rows, kind))) drawn.add(randomRow(rows, kind))
+        return [...drawn].map(filledKey)
+      }
       result.explain = [
         await explain(sql, 'one key', ofKind(ROOT_KIND, 1)),
         await explain(sql, `a mint of ${oneRequest} works x 6 (6 kinds: one statement, an OR of 6 groups)`, requestKeys),

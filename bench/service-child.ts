@@ -10,7 +10,7 @@
 import mysql from 'mysql2'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
-import { profilerHandlers, sampleMemory, serve, type MemoryPeaks } from './protocol.js'
+import { countSqlStatements, profilerHandlers, sampleMemory, serve, type MemoryPeaks } from './protocol.js'
 
 export interface ServiceCounters {
   sqlStatements: number
@@ -28,16 +28,7 @@ export interface ServiceCounters {
 
 const memoryPeaks = sampleMemory()
 
-let sqlStatements = 0
-// Every statement of every pool and transaction goes through BaseConnection.query or .execute.
-const base = Object.getPrototypeOf(mysql.Connection.prototype) as Record<'query' | 'execute', (...args: unknown[]) => unknown>
-for (const method of ['query', 'execute'] as const) {
-  const original = base[method]
-  base[method] = function (this: unknown, ...args: unknown[]) {
-    sqlStatements++
-    return original.apply(this, args)
-  }
-}
+const sqlStatements = countSqlStatements(mysql.Connection)
 
 const started = performance.now()
 const app = await buildApp(loadConfig())
@@ -60,7 +51,7 @@ function cpuMs(): number {
 function counters(): ServiceCounters {
   const memory = process.memoryUsage()
   const result = {
-    sqlStatements,
+    sqlStatements: sqlStatements(),
     esRequests,
     rssBytes: memory.rss,
     // resourceUsage reports kilobytes: the peak of the whole process life.

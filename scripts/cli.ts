@@ -4,17 +4,34 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { ConfigError, loadConfig, loadDatabaseConfig, type Config, type DatabaseConfig } from '../src/config.js'
 import { localEnvironment } from '../fixtures/local-env.js'
 
+/**
+ * The command's flags, parsed strictly. `--help` (when the command has it) prints the usage and
+ * exits 0; an unknown or malformed flag stops the command through usageError.
+ */
 export function parseCommandLine<const T extends NonNullable<ParseArgsConfig['options']>>(
   options: T,
   usage: string,
   args: string[] = process.argv.slice(2),
 ) {
-  try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values
-  } catch (error) {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n${usage}\n`)
-    process.exit(2)
+  const parse = () => {
+    try {
+      return parseArgs({ args, options, strict: true, allowPositionals: false }).values
+    } catch (error) {
+      return usageError(error instanceof Error ? error.message : String(error), usage)
+    }
   }
+  const values = parse()
+  if ((values as Record<string, unknown>).help === true) {
+    process.stdout.write(`${usage}\n`)
+    process.exit(0)
+  }
+  return values
+}
+
+/** Stops the command with exit code 2 (bad input): the message, then the usage, on stderr. */
+export function usageError(message: string, usage: string): never {
+  process.stderr.write(`${message}\n${usage}\n`)
+  process.exit(2)
 }
 
 /**

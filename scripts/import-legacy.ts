@@ -3,7 +3,7 @@
 import cliProgress from 'cli-progress'
 import { databaseOptions } from '../src/plugins/database.js'
 import { importLegacyIdentifiers, parseSource, type ImportEvent, type ImportResult } from '../src/services/legacy-import/index.js'
-import { operatorDatabaseConfig, parseCommandLine } from './cli.js'
+import { operatorDatabaseConfig, parseCommandLine, usageError as failUsage } from './cli.js'
 
 const USAGE = `Usage: npm run db:import -- --source mysql://user:password@host:port/database [options]
 
@@ -34,14 +34,8 @@ const args = parseCommandLine(
   },
   USAGE,
 )
-if (args.help) {
-  process.stdout.write(`${USAGE}\n`)
-  process.exit(EXIT.ok)
-}
-
 function usageError(message: string): never {
-  process.stderr.write(`${message}\n${USAGE}\n`)
-  process.exit(EXIT.usage)
+  return failUsage(message, USAGE)
 }
 
 function positiveInteger(name: string, text: string, allowZero = false): number {

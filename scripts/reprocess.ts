@@ -14,7 +14,7 @@ import { createIdentifierStore } from '../src/services/identifier-store/store.js
 import { createMinter, type MintFailure } from '../src/services/minter.js'
 import { createReprocessor, InvalidReprocessRequestError, MAX_SLICES, type ReprocessRequest, type Selection } from '../src/services/reprocess.js'
 import { createWorkStore } from '../src/services/work-store.js'
-import { operatorConfig, parseCommandLine } from './cli.js'
+import { operatorConfig, parseCommandLine, usageError as failUsage } from './cli.js'
 
 const USAGE = `Usage: npm run reprocess -- (--start T --end T | --full) [options]
        npm run reprocess -- --resume TOKEN [--concurrency N]
@@ -52,14 +52,8 @@ const args = parseCommandLine(
   },
   USAGE,
 )
-if (args.help) {
-  process.stdout.write(`${USAGE}\n`)
-  process.exit(EXIT.ok)
-}
-
 function usageError(message: string): never {
-  process.stderr.write(`${message}\n${USAGE}\n`)
-  process.exit(EXIT.usage)
+  return failUsage(message, USAGE)
 }
 
 function integer(name: string, text: string | undefined, max: number): number | undefined {

@@ -1,9 +1,8 @@
-import { GetQueueAttributesCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs'
+import type { Message, SQSClient } from '@aws-sdk/client-sqs'
 import fp from 'fastify-plugin'
-import { Consumer } from 'sqs-consumer'
 import { ConfigError, type Config } from '../config.js'
 import { Deadline } from '../services/deadline.js'
-import { createDownstream, createSqsClient, type Downstream } from '../services/downstream.js'
+import { createDownstream, type Downstream } from '../services/downstream.js'
 import { describeError } from '../services/errors.js'
 import type { Minter } from '../services/minter.js'
 import { createSqsBatchProcessor, type SqsBatchProcessor } from '../services/sqs-batch.js'
@@ -41,13 +40,15 @@ const ERROR_BACKOFF_MS = 5_000
 export default fp(
   async (app, { config, minter }: QueueOptions) => {
     const usesSqs = config.use_downstream === 'sqs' || config.queue_url !== undefined
-    const client: SQSClient | undefined = usesSqs ? createSqsClient() : undefined
+    // The AWS SDK and sqs-consumer (services/sqs.ts) load only when SQS is used.
+    const sqs = usesSqs ? await import('../services/sqs.js') : undefined
+    const client: SQSClient | undefined = sqs?.createSqsClient()
     if (client) {
       // The SDK would only complain at the first send; a missing region is a configuration error.
       const region = await client.config.region().catch(() => undefined)
       if (!region) throw new ConfigError('Invalid configuration: AWS_REGION is required when use_downstream is sqs or queue_url is set')
     }
-    const downstream = createDownstream(config, client ? { client } : {})
+    const downstream = await createDownstream(config, client ? { client } : {})
     const batches = createSqsBatchProcessor({
       mint: minter.mint,
       downstream,
@@ -58,7 +59,7 @@ export default fp(
     app.decorate('sqsBatches', batches)
 
     const queueUrl = config.queue_url
-    if (!queueUrl || !client) {
+    if (!queueUrl || !client || !sqs) {
       app.decorate('inputQueue', undefined)
       app.addHook('onClose', async () => {
         downstream.close()
@@ -67,6 +68,7 @@ export default fp(
       return
     }
 
+    const { Consumer, GetQueueAttributesCommand } = sqs
     app.decorate('inputQueue', {
       url: queueUrl,
       async ping(deadline: Deadline) {

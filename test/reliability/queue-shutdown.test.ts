@@ -6,22 +6,13 @@
  * may be received, and the process must exit 0: every message is then either done or still
  * waiting on the queue, untouched.
  */
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { makeWork } from '../../fixtures/works.js'
 import { localEnv } from '../../fixtures/local-env.js'
 import { isolatedConfig, prepareStores } from '../helpers.js'
 import { createQueue, drainBodies, localAwsEnv, queueDepth, sendBodies } from '../sqs/support.js'
 import { TcpProxy } from './proxy.js'
-import { directDatabase, freePort, rowKey, within, workKeys } from './support.js'
-
-/** The test process's environment without tap's own hooks, so the child is a plain server. */
-function plainEnvironment(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [name, value] of Object.entries(process.env)) if (!/^(TAP|_TAPJS|NODE_OPTIONS)/.test(name)) env[name] = value
-  return env
-}
+import { directDatabase, freePort, rowKey, startServerProcess, within, workKeys } from './support.js'
 
 t.test('SIGTERM with an SQS batch in flight: the batch finishes and is deleted, nothing else is taken, exit 0', async (t) => {
   const config = isolatedConfig('queue-sigterm')
@@ -39,39 +30,25 @@ t.test('SIGTERM with an SQS batch in flight: the batch finishes and is deleted, 
   await sendBodies(input.url, works.map((w) => w.id))
   const held = proxy.holdNext((c) => /^select .* from `identifiers`/is.test(c.sql ?? ''))
 
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: fileURLToPath(new URL('../../', import.meta.url)),
-    env: {
-      ...plainEnvironment(),
-      ...localEnv,
-      ...localAwsEnv,
-      IDENTIFIERS_DATABASE: config.IDENTIFIERS_DATABASE,
-      es_source_index: config.es_source_index,
-      es_identified_index: config.es_identified_index,
-      db_port: String(proxy.port),
-      APPLY_MIGRATIONS: 'true',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'info',
-      queue_url: input.url,
-      use_downstream: 'sqs',
-      downstream_queue_url: downstream.url,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const server = startServerProcess(t, {
+    ...localEnv,
+    ...localAwsEnv,
+    IDENTIFIERS_DATABASE: config.IDENTIFIERS_DATABASE,
+    es_source_index: config.es_source_index,
+    es_identified_index: config.es_identified_index,
+    db_port: String(proxy.port),
+    APPLY_MIGRATIONS: 'true',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    queue_url: input.url,
+    use_downstream: 'sqs',
+    downstream_queue_url: downstream.url,
   })
-  let output = ''
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString('utf8')).slice(-200_000)
-  }
-  child.stdout.on('data', keep)
-  child.stderr.on('data', keep)
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-  })
+  const { child, exited } = server
 
   const connection = await within(held, 60_000, 'a batch reaching the database').catch((error: Error) => {
-    t.comment(output.slice(-3000))
+    t.comment(server.output().slice(-3000))
     throw error
   })
   const inFlight = await queueDepth(input.url)
@@ -83,7 +60,7 @@ t.test('SIGTERM with an SQS batch in flight: the batch finishes and is deleted, 
 
   const exit = await within(exited, 30_000, 'exit after SIGTERM')
   t.same(exit, { code: 0, signal: null }, 'the process exits 0')
-  t.match(output, /"msg":"stopped consuming the input queue"/, 'the consumer stopped before the process exited')
+  t.match(server.output(), /"msg":"stopped consuming the input queue"/, 'the consumer stopped before the process exited')
 
   const depth = await queueDepth(input.url)
   t.equal(depth.inFlight, 0, 'no message was left received and undeleted')

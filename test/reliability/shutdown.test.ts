@@ -4,24 +4,15 @@
  * SIGTERM arrives while all three are being served: each must complete with 200, new connections
  * are refused, and the process exits 0 once they are done.
  */
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { makeWork } from '../../fixtures/works.js'
 import { localEnv } from '../../fixtures/local-env.js'
 import { isolatedConfig, prepareStores } from '../helpers.js'
 import { TcpProxy } from './proxy.js'
-import { directDatabase, eventually, freePort, within } from './support.js'
+import { directDatabase, eventually, freePort, startServerProcess, within } from './support.js'
 
 const BATCHES = 3
 const BATCH_SIZE = 100
-
-/** The test process's environment without tap's own hooks, so the child is a plain server. */
-function plainEnvironment(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [name, value] of Object.entries(process.env)) if (!/^(TAP|_TAPJS|NODE_OPTIONS)/.test(name)) env[name] = value
-  return env
-}
 
 t.test('SIGTERM lets requests in flight complete with 200, then the process exits 0', async (t) => {
   const config = isolatedConfig('sigterm')
@@ -36,37 +27,23 @@ t.test('SIGTERM lets requests in flight complete with 200, then the process exit
   )
   await es.bulk({ refresh: true, operations: batches.flat().flatMap(({ id, work }) => [{ index: { _index: config.es_source_index, _id: id } }, work]) })
 
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: fileURLToPath(new URL('../../', import.meta.url)),
-    env: {
-      ...plainEnvironment(),
-      ...localEnv,
-      IDENTIFIERS_DATABASE: config.IDENTIFIERS_DATABASE,
-      es_source_index: config.es_source_index,
-      es_identified_index: config.es_identified_index,
-      db_port: String(proxy.port),
-      APPLY_MIGRATIONS: 'true',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const server = startServerProcess(t, {
+    ...localEnv,
+    IDENTIFIERS_DATABASE: config.IDENTIFIERS_DATABASE,
+    es_source_index: config.es_source_index,
+    es_identified_index: config.es_identified_index,
+    db_port: String(proxy.port),
+    APPLY_MIGRATIONS: 'true',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
   })
-  let output = ''
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString('utf8')).slice(-200_000)
-  }
-  child.stdout.on('data', keep)
-  child.stderr.on('data', keep)
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-  })
+  const { child, exited } = server
 
   const up = await eventually(async () => (await fetch(`${base}/health`)).status === 200, 60_000, 200)
   t.ok(up, 'the server starts and reports healthy')
   if (!up) {
-    t.comment(output.slice(-3000))
+    t.comment(server.output().slice(-3000))
     return
   }
 
@@ -106,8 +83,8 @@ t.test('SIGTERM lets requests in flight complete with 200, then the process exit
   t.ok(answers.every((a) => a.at > signalled), 'every request was still in flight when SIGTERM arrived')
   const exit = await within(exited, 30_000, 'the process exiting')
   t.same(exit, { code: 0, signal: null }, 'the process exits 0 once the requests are done')
-  if (exit.code !== 0) t.comment(`the server's last output:\n${output.split('\n').filter((l) => !l.includes('CloudWatchMetrics')).slice(-12).join('\n')}`)
-  t.match(output, /closing/, 'it logged that it was closing')
+  if (exit.code !== 0) t.comment(`the server's last output:\n${server.output().split('\n').filter((l) => !l.includes('CloudWatchMetrics')).slice(-12).join('\n')}`)
+  t.match(server.output(), /closing/, 'it logged that it was closing')
 
   const db = await directDatabase(t, config.IDENTIFIERS_DATABASE)
   const [count] = await db.sql<{ n: number }>("SELECT COUNT(*) AS n FROM identifiers WHERE OntologyType = 'Work'")

@@ -4,6 +4,8 @@
  */
 import type { Client } from '@elastic/elasticsearch'
 import mysql from 'mysql2/promise'
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import net from 'node:net'
 import { buildApp, type App } from '../../src/app.js'
 import type { Config } from '../../src/config.js'
@@ -179,4 +181,30 @@ export async function within<T>(promise: Promise<T>, ms: number, what: string): 
   } finally {
     clearTimeout(timer)
   }
+}
+
+/**
+ * src/server.ts as a child process (a plain node with tsx, without tap's hooks in its environment),
+ * with `env` over the test process's own: its output (the last 200,000 characters) kept for the
+ * test to read, its exit as a promise, and a SIGKILL at teardown if it is still running.
+ */
+export function startServerProcess(t: Teardown, env: Record<string, string>) {
+  const plain: NodeJS.ProcessEnv = {}
+  for (const [name, value] of Object.entries(process.env)) if (!/^(TAP|_TAPJS|NODE_OPTIONS)/.test(name)) plain[name] = value
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: fileURLToPath(new URL('../../', import.meta.url)),
+    env: { ...plain, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString('utf8')).slice(-200_000)
+  }
+  child.stdout.on('data', keep)
+  child.stderr.on('data', keep)
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  return { child, exited, output: () => output }
 }

@@ -8,23 +8,11 @@ import { indexConfig } from '../../fixtures/indices.js'
 import { Deadline } from '../../src/services/deadline.js'
 import { createIdentifierStore } from '../../src/services/identifier-store/store.js'
 import { createMinter, type Minter } from '../../src/services/minter.js'
-import { createReprocessor, MAX_LISTED_FAILURES } from '../../src/services/reprocess.js'
+import { createReprocessor, MAX_LISTED_FAILURES, type ReprocessAnswer } from '../../src/services/reprocess.js'
 import { createWorkStore } from '../../src/services/work-store.js'
 import { setup, type TestContext } from '../helpers.js'
 
-type Answer = {
-  jobId: string
-  window?: { startTime: string; endTime: string }
-  full?: true
-  slice?: { id: number; max: number }
-  slices?: number
-  processed: number
-  successCount: number
-  failureCount: number
-  failures: Array<{ sourceIdentifier: string; error: string }>
-  failuresTruncated: boolean
-  cursor?: string
-}
+type Answer = ReprocessAnswer
 
 /** A work of the source index, ingested at `indexedAt`: its only identifier is Work/sierra-system-number/<value>. */
 const work = (value: string, indexedAt: string) => {

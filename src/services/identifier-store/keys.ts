@@ -24,3 +24,50 @@ function compareStrings(a: string, b: string): number {
 export function describeKey(key: IdentifierKey): string {
   return `${key.ontologyType}[${key.sourceSystem}/${key.sourceId}]`
 }
+
+/** One SQL statement and its values, for mysql2's query(). */
+export interface Statement {
+  sql: string
+  values: unknown[]
+}
+
+/**
+ * Statements that read the rows of `select` (a SELECT … FROM identifiers without WHERE) for these
+ * keys: grouped by ontology type and system, each key once, at most `maxKeys` values a statement.
+ * `(OntologyType = ? AND SourceSystem = ? AND SourceId IN (…)) OR …` is a range read on the primary
+ * key (OntologyType, SourceSystem, SourceId) in MySQL 8 and MariaDB alike, up to 50M rows
+ * (`npm run bench -- --workload scale` reports the EXPLAIN of each shape). Used by the minter's
+ * store and by the read-only look-ups.
+ */
+export function keyLookupStatements(select: string, keys: IdentifierKey[], maxKeys: number): Statement[] {
+  const groups = new Map<string, { ontologyType: string; sourceSystem: string; sourceIds: Set<string> }>()
+  for (const key of keys) {
+    const groupKey = keyOf({ ontologyType: key.ontologyType, sourceSystem: key.sourceSystem, sourceId: '' })
+    let group = groups.get(groupKey)
+    if (!group) groups.set(groupKey, (group = { ontologyType: key.ontologyType, sourceSystem: key.sourceSystem, sourceIds: new Set() }))
+    group.sourceIds.add(key.sourceId)
+  }
+  const statements: Statement[] = []
+  let conditions: string[] = []
+  let values: unknown[] = []
+  let count = 0
+  const flush = () => {
+    statements.push({ sql: `${select} WHERE ${conditions.join(' OR ')}`, values })
+    conditions = []
+    values = []
+    count = 0
+  }
+  for (const group of groups.values()) {
+    const sourceIds = [...group.sourceIds]
+    for (let at = 0; at < sourceIds.length;) {
+      if (count === maxKeys) flush()
+      const slice = sourceIds.slice(at, at + maxKeys - count)
+      at += slice.length
+      count += slice.length
+      conditions.push('(OntologyType = ? AND SourceSystem = ? AND SourceId IN (?))')
+      values.push(group.ontologyType, group.sourceSystem, slice)
+    }
+  }
+  if (conditions.length > 0) flush()
+  return statements
+}

@@ -2,7 +2,7 @@ import type { Pool } from 'mysql2/promise'
 import type { Deadline } from '../deadline.js'
 import { DependencyUnavailableError, describeError } from '../errors.js'
 import { within, withConnection, type Query } from './connection.js'
-import { keyOf, type IdentifierKey } from './keys.js'
+import { keyLookupStatements, keyOf, type IdentifierKey, type Statement } from './keys.js'
 
 // The read-only side of the identifier store, for the look-up API: it never inserts, locks or
 // starts a transaction. Its statements are apart from store.ts's because they also read CreatedAt.
@@ -96,10 +96,7 @@ export function createIdentifierReader({ primary, replica = primary, ready }: Id
 // time zone for a bare column), so createdAt does not depend on the server's or Node's time zone.
 const SELECT_MAPPINGS = 'SELECT OntologyType, SourceSystem, SourceId, CanonicalId, UNIX_TIMESTAMP(CreatedAt) FROM identifiers'
 
-export interface Statement {
-  sql: string
-  values: unknown[]
-}
+export type { Statement }
 
 /** The mappings of one canonical ID, oldest first: a ref read on the CanonicalId index. */
 export function canonicalIdStatement(canonicalId: string): Statement {
@@ -116,40 +113,7 @@ async function readRows(query: Query, statement: Statement): Promise<StoredMappi
   }))
 }
 
-/**
- * Statements for the keys, grouped by ontology type and system, at most MAX_LOOKUP_KEYS values
- * each: `(OntologyType = ? AND SourceSystem = ? AND SourceId IN (…)) OR …` is a range read on the
- * primary key (OntologyType, SourceSystem, SourceId) in MySQL 8 and MariaDB alike.
- */
+/** Statements for the keys, at most MAX_LOOKUP_KEYS values each: ranges on the primary key (keys.ts). */
 export function sourceIdentifierStatements(keys: IdentifierKey[]): Statement[] {
-  const groups = new Map<string, { ontologyType: string; sourceSystem: string; sourceIds: Set<string> }>()
-  for (const key of keys) {
-    const groupKey = keyOf({ ontologyType: key.ontologyType, sourceSystem: key.sourceSystem, sourceId: '' })
-    let group = groups.get(groupKey)
-    if (!group) groups.set(groupKey, (group = { ontologyType: key.ontologyType, sourceSystem: key.sourceSystem, sourceIds: new Set() }))
-    group.sourceIds.add(key.sourceId)
-  }
-  const statements: Statement[] = []
-  let conditions: string[] = []
-  let values: unknown[] = []
-  let count = 0
-  const flush = () => {
-    statements.push({ sql: `${SELECT_MAPPINGS} WHERE ${conditions.join(' OR ')}`, values })
-    conditions = []
-    values = []
-    count = 0
-  }
-  for (const group of groups.values()) {
-    const sourceIds = [...group.sourceIds]
-    for (let at = 0; at < sourceIds.length;) {
-      if (count === MAX_LOOKUP_KEYS) flush()
-      const slice = sourceIds.slice(at, at + MAX_LOOKUP_KEYS - count)
-      at += slice.length
-      count += slice.length
-      conditions.push('(OntologyType = ? AND SourceSystem = ? AND SourceId IN (?))')
-      values.push(group.ontologyType, group.sourceSystem, slice)
-    }
-  }
-  if (conditions.length > 0) flush()
-  return statements
+  return keyLookupStatements(SELECT_MAPPINGS, keys, MAX_LOOKUP_KEYS)
 }

@@ -3,7 +3,7 @@ import { generateCanonicalIds } from '../canonical-id.js'
 import type { Deadline } from '../deadline.js'
 import { within, withConnection, type Query } from './connection.js'
 import { DependencyUnavailableError, describeError, rootCause } from '../errors.js'
-import { compareKeys, keyOf, type IdentifierKey } from './keys.js'
+import { compareKeys, keyLookupStatements, keyOf, type IdentifierKey, type Statement } from './keys.js'
 
 // Statements go to mysql2 as a template and its values, which mysql2 escapes and inlines (text
 // protocol, as the floor does): drizzle added a row-parsing typeCast hook and a second scan of
@@ -188,11 +188,6 @@ async function transaction<T>(pool: Pool, deadline: Deadline, stage: string, bod
 
 type Row = [ontologyType: string, sourceSystem: string, sourceId: string, canonicalId: string]
 type Queryable = Pick<Pool, 'query'> | Pick<PoolConnection, 'query'>
-interface Statement {
-  sql: string
-  values: unknown[]
-}
-
 /**
  * Reads the mappings stored for these keys over one connection, inside whatever transaction it has
  * open (the legacy import checks a batch in its own transaction), keyed by keyOf(). `lock` makes it
@@ -218,37 +213,9 @@ async function readMappings(query: Query, statement: Statement, found: Map<strin
   }
 }
 
-/** Look-up statements for the keys, grouped by ontology type and system, at most CHUNK_SIZE values each. */
+/** Look-up statements for the keys, at most CHUNK_SIZE values each (keys.ts). */
 function lookupStatements(keys: IdentifierKey[]): Statement[] {
-  const groups = new Map<string, { ontologyType: string; sourceSystem: string; sourceIds: string[] }>()
-  for (const key of keys) {
-    const groupKey = keyOf({ ontologyType: key.ontologyType, sourceSystem: key.sourceSystem, sourceId: '' })
-    let group = groups.get(groupKey)
-    if (!group) groups.set(groupKey, (group = { ontologyType: key.ontologyType, sourceSystem: key.sourceSystem, sourceIds: [] }))
-    group.sourceIds.push(key.sourceId)
-  }
-  const statements: Statement[] = []
-  let conditions: string[] = []
-  let values: unknown[] = []
-  let count = 0
-  const flush = () => {
-    statements.push({ sql: `${SELECT_MAPPINGS} WHERE ${conditions.join(' OR ')}`, values })
-    conditions = []
-    values = []
-    count = 0
-  }
-  for (const group of groups.values()) {
-    for (let at = 0; at < group.sourceIds.length;) {
-      if (count === CHUNK_SIZE) flush()
-      const sourceIds = group.sourceIds.slice(at, at + CHUNK_SIZE - count)
-      at += sourceIds.length
-      count += sourceIds.length
-      conditions.push('(OntologyType = ? AND SourceSystem = ? AND SourceId IN (?))')
-      values.push(group.ontologyType, group.sourceSystem, sourceIds)
-    }
-  }
-  if (conditions.length > 0) flush()
-  return statements
+  return keyLookupStatements(SELECT_MAPPINGS, keys, CHUNK_SIZE)
 }
 
 function chunks<T>(items: T[]): T[][] {
