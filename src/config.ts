@@ -207,7 +207,10 @@ function validated<T extends TObject>(schema: T, env: NodeJS.ProcessEnv): Static
     const name = error.path.replace(/^\//, '').split('/')[0] ?? error.path
     if (raw[name] === undefined) throw new ConfigError(`Invalid configuration: ${name} is required but not set`)
     const shown = isSecret(name) ? '(value hidden)' : JSON.stringify(raw[name])
-    const explained = (schema.properties[name] as { errorMessage?: string } | undefined)?.errorMessage ?? error.message.toLowerCase()
+    const property = schema.properties[name] as { errorMessage?: string; anyOf?: Array<{ const?: unknown }> } | undefined
+    const choices = property?.anyOf?.every((option) => option.const !== undefined) ? property.anyOf.map((option) => String(option.const)) : undefined
+    // TypeBox's message, its first letter lower-cased (the whole of it would change a pattern's \S into \s).
+    const explained = property?.errorMessage ?? (choices ? `must be one of ${choices.join(', ')}` : error.message.charAt(0).toLowerCase() + error.message.slice(1))
     throw new ConfigError(`Invalid configuration: ${name}=${shown}: ${explained}`)
   }
   return candidate as Static<T>

@@ -20,7 +20,9 @@ t.test('loadConfig stops on a missing or malformed value with one line naming th
     message: 'Invalid configuration: cluster_url is required but not set',
   })
   t.throws(() => loadConfig({ ...localEnv, db_port: 'three' }), { message: /^Invalid configuration: db_port="three": / })
-  t.throws(() => loadConfig({ ...localEnv, es_downstream_protocol: 'ftp' }), { message: /^Invalid configuration: es_downstream_protocol="ftp"/ })
+  t.throws(() => loadConfig({ ...localEnv, es_downstream_protocol: 'ftp' }), { message: 'Invalid configuration: es_downstream_protocol="ftp": must be one of http, https' })
+  t.throws(() => loadConfig({ ...localEnv, use_downstream: 'SQS' }), { message: 'Invalid configuration: use_downstream="SQS": must be one of sqs, stdio, none' }, 'a choice lists its values')
+  t.throws(() => loadConfig({ ...localEnv, queue_url: 'in-queue' }), { message: 'Invalid configuration: queue_url="in-queue": expected string to match \'^https?://\\S+$\'' }, 'a pattern is shown as it is')
   t.throws(() => loadConfig({ ...localEnv, IDENTIFIERS_DATABASE: 'x`; DROP' }), { message: /IDENTIFIERS_DATABASE/ })
   t.throws(() => loadConfig({ ...localEnv, es_downstream_password: 'hunter2' }), { message: /es_downstream_username is required/ })
 })

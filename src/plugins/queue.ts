@@ -23,9 +23,15 @@ export interface QueueOptions {
   minter: Minter
 }
 
-/** Messages asked for per ReceiveMessage (SQS's maximum), and the long poll's wait in seconds (SQS's maximum). */
+/** Messages asked for per ReceiveMessage (SQS's maximum). */
 const RECEIVE_BATCH = 10
-const WAIT_TIME_SECONDS = 20
+/**
+ * The long poll's wait, in seconds. Stopping waits for an outstanding receive rather than cancel
+ * it: SQS (and ElasticMQ) can still hand messages to a receive the client has given up on, and
+ * those would stay invisible for the queue's visibility timeout, a receive spent towards the
+ * dead-letter queue, without being minted. 10 s (SQS allows 20) keeps that wait short at shutdown.
+ */
+export const RECEIVE_WAIT_SECONDS = 10
 /** Pause between polls after a failed SQS call, in ms, until a poll succeeds. */
 const ERROR_BACKOFF_MS = 5_000
 
@@ -77,24 +83,16 @@ export default fp(
     })
 
     const log = app.log.child({ queueUrl })
-    /** Whether a ReceiveMessage is outstanding: only then may stopping abort it (an abort would also cancel deletes). */
-    let receiving = false
     let batch = 0
     const consumer = Consumer.create({
       queueUrl,
       sqs: client,
       batchSize: RECEIVE_BATCH,
-      waitTimeSeconds: WAIT_TIME_SECONDS,
-      // How long stop() waits for the batch in flight, its deletes included: the batch's own budget and a little.
-      pollingCompleteWaitTimeMs: config.MINT_TIMEOUT_MS + 5_000,
-      preReceiveMessageCallback: async () => {
-        receiving = true
-      },
-      postReceiveMessageCallback: async () => {
-        receiving = false
-      },
+      waitTimeSeconds: RECEIVE_WAIT_SECONDS,
+      // How long stop() waits for what is in flight: the outstanding receive, then the batch it
+      // brings, within its own budget, and its deletes (src/server.ts's grace covers this).
+      pollingCompleteWaitTimeMs: consumerStopMs(config),
       handleMessageBatch: async (messages: Message[]) => {
-        receiving = false
         const batchLog = log.child({ batch: ++batch })
         const { batchItemFailures } = await batches.process(
           messages.map((message) => ({ messageId: message.MessageId ?? '', body: message.Body })),
@@ -109,7 +107,6 @@ export default fp(
     // once): after an error the consumer waits ERROR_BACKOFF_MS between polls until one succeeds.
     let backingOff = false
     consumer.on('error', (error) => {
-      receiving = false
       if (!consumer.status.isRunning && (error as { code?: unknown }).code === 'AbortError') return
       log.warn({ error: describeError(error) }, 'queue consumer: SQS call failed')
       if (!backingOff && consumer.status.isRunning) {
@@ -137,9 +134,9 @@ export default fp(
     })
     app.addHook('onClose', async () => {
       if (consumer.status.isRunning) {
-        // Not events.once: it would reject on the 'error' that aborting a long poll emits.
+        // Never aborted (see RECEIVE_WAIT_SECONDS): what the last receive brings is minted and deleted.
         const stopped = new Promise((resolve) => consumer.once('stopped', resolve))
-        consumer.stop({ abort: receiving })
+        consumer.stop()
         await stopped
         log.info('stopped consuming the input queue')
       }
@@ -149,3 +146,11 @@ export default fp(
   },
   { name: 'queue', dependencies: ['observability'] },
 )
+
+/**
+ * The longest the queue consumer takes to stop, in ms: an outstanding receive (RECEIVE_WAIT_SECONDS),
+ * then the batch it brings within MINT_TIMEOUT_MS, then 5 s for its notifications and deletes.
+ */
+export function consumerStopMs(config: Pick<Config, 'MINT_TIMEOUT_MS'>): number {
+  return RECEIVE_WAIT_SECONDS * 1000 + config.MINT_TIMEOUT_MS + 5_000
+}

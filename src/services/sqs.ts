@@ -29,7 +29,7 @@ export interface SqsDownstreamOptions {
  * The SQS client the service uses: region, endpoint and credentials from the SDK's standard
  * variables, so the same code talks to AWS and to a local SQS-compatible server. A call to an
  * unreachable endpoint fails after 3 s, and one to a silent endpoint after 30 s (longer than the
- * consumer's 20 s long poll; throwOnRequestTimeout, or the SDK would only warn). Sends are also
+ * consumer's 10 s long poll (RECEIVE_WAIT_SECONDS); throwOnRequestTimeout, or the SDK would only warn). Sends are also
  * bounded by the request's deadline (abortSignal).
  */
 export function createSqsClient(): SQSClient {

@@ -2,7 +2,7 @@
  * The container form of the SQS interface: an app built with queue_url consumes a real ElasticMQ
  * queue with sqs-consumer, mints what arrives exactly as the Lambda does, sends the canonical IDs
  * to a real downstream queue, deletes only the messages that succeeded, reports the queue in
- * /health, and closes promptly while it waits on a long poll. Also: the configuration that
+ * /health, and closes without dropping what its last long poll receives. Also: the configuration that
  * chooses the downstream, and the metrics of an SQS batch.
  */
 import t from 'tap'
@@ -10,8 +10,9 @@ import { makeWork } from '../../fixtures/works.js'
 import { loadConfig } from '../../src/config.js'
 import { localEnv } from '../../fixtures/local-env.js'
 import { Deadline } from '../../src/services/deadline.js'
+import { RECEIVE_WAIT_SECONDS } from '../../src/plugins/queue.js'
 import { setup } from '../helpers.js'
-import { eventually } from '../reliability/support.js'
+import { directDatabase, eventually } from '../reliability/support.js'
 import { createQueue, drainBodies, queueDepth, sendBodies, snsEnvelope } from '../sqs/support.js'
 
 const silent = { info: () => {}, warn: () => {}, error: () => {} }
@@ -45,11 +46,23 @@ t.test('the server consumes queue_url: mints each message, notifies downstream, 
   t.equal(health.statusCode, 200)
   t.match(health.json().checks.queue, { status: 'ok' }, '/health reports the queue')
 
-  // Idle now, in a 20 s long poll: closing cancels it rather than waiting it out.
+  // Idle now, in a long poll. Closing waits for that receive instead of cancelling it: SQS can
+  // still hand messages to a receive the client has abandoned, and they would stay invisible,
+  // unminted, for the visibility timeout. A message sent as closing starts is minted and deleted,
+  // or left visible on the queue: never taken and dropped.
+  const late = makeWork({ value: 'bconsume-late', nested: 2 })
+  await ctx.seed([late])
+  const db = await directDatabase(t, ctx.config.IDENTIFIERS_DATABASE)
   const closing = performance.now()
-  await ctx.app.close()
+  const closed = ctx.app.close()
+  await sendBodies(input.url, [late.id])
+  await closed
   const closeMs = performance.now() - closing
-  t.ok(closeMs < 5_000, `app.close() while polling an empty queue took ${Math.round(closeMs)} ms`)
+  t.ok(closeMs < RECEIVE_WAIT_SECONDS * 1000 + 5_000, `app.close() while polling took ${Math.round(closeMs)} ms: at most the long poll's wait and the late message's mint`)
+  const depth = await queueDepth(input.url)
+  const lateMinted = (await db.mappings()).some((r) => r.SourceId === 'bconsume-late')
+  t.equal(depth.inFlight, failing.length, 'no message taken and left unprocessed: only the failures wait out their visibility timeout')
+  t.equal(depth.visible + (lateMinted ? 1 : 0), 1, lateMinted ? 'the late message was minted and deleted' : 'the late message is still on the queue, visible')
 })
 
 t.test('/health is 503 naming the queue when queue_url does not answer', async (t) => {
