@@ -6,13 +6,14 @@
  * may be received, and the process must exit 0: every message is then either done or still
  * waiting on the queue, untouched.
  */
+import net from 'node:net'
 import t from 'tap'
 import { makeWork } from '../../fixtures/works.js'
 import { localEnv } from '../../fixtures/local-env.js'
 import { isolatedConfig, prepareStores } from '../helpers.js'
 import { createQueue, drainBodies, localAwsEnv, queueDepth, sendBodies } from '../sqs/support.js'
 import { TcpProxy } from './proxy.js'
-import { directDatabase, freePort, rowKey, startServerProcess, within, workKeys } from './support.js'
+import { directDatabase, eventually, freePort, rowKey, startServerProcess, within, workKeys } from './support.js'
 
 t.test('SIGTERM with an SQS batch in flight: the batch finishes and is deleted, nothing else is taken, exit 0', async (t) => {
   const config = isolatedConfig('queue-sigterm')
@@ -72,4 +73,48 @@ t.test('SIGTERM with an SQS batch in flight: the batch finishes and is deleted, 
   t.equal(minted.length, processed, 'the works of the deleted messages, and only those, were minted')
   const notified = await drainBodies(downstream.url, processed)
   t.same(notified.sort(), minted.map((w) => mapping.get(workKeys(w.work).root)).sort(), 'and notified downstream before the process exited')
+})
+
+t.test('SIGTERM while a batch spends its whole budget (a silent downstream queue): the batch fails, its message stays, exit 0', async (t) => {
+  const config = isolatedConfig('queue-sigterm-budget')
+  const es = await prepareStores(t, config)
+  const input = await createQueue(t, 'in', { VisibilityTimeout: '300' })
+  // A downstream that accepts connections and never answers: the batch's notifications take all of
+  // its budget (MINT_TIMEOUT_MS, the default 25 s), longer than the server's grace once was.
+  const sockets = new Set<net.Socket>()
+  const silent = net.createServer((socket) => sockets.add(socket))
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy()
+    silent.close()
+  })
+  const silentPort = (silent.address() as net.AddressInfo).port
+  const work = makeWork({ value: 'bqbudget', nested: 1 })
+  await es.bulk({ refresh: true, operations: [{ index: { _index: config.es_source_index, _id: work.id } }, work.work] })
+  await sendBodies(input.url, [work.id])
+
+  const server = startServerProcess(t, {
+    ...localEnv,
+    ...localAwsEnv,
+    IDENTIFIERS_DATABASE: config.IDENTIFIERS_DATABASE,
+    es_source_index: config.es_source_index,
+    es_identified_index: config.es_identified_index,
+    APPLY_MIGRATIONS: 'true',
+    PORT: String(await freePort()),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    queue_url: input.url,
+    use_downstream: 'sqs',
+    downstream_queue_url: `http://127.0.0.1:${silentPort}/000000000000/silent`,
+  })
+  const minted = await eventually(async () => server.output().includes('"msg":"sqs chunk minted"'), 60_000, 50)
+  if (!minted) t.comment(server.output().slice(-3000))
+  t.ok(minted, 'the batch is minted and now waits on its notifications')
+  server.child.kill('SIGTERM')
+
+  const exit = await within(server.exited, 60_000, 'exit after SIGTERM')
+  t.same(exit, { code: 0, signal: null }, 'the process exits 0: the grace outlasts the batch and its answer')
+  t.match(server.output(), /"msg":"stopped consuming the input queue"/, 'the consumer stopped before the process exited')
+  const depth = await queueDepth(input.url)
+  t.same(depth, { visible: 0, inFlight: 1 }, 'its message was not deleted: it comes back after the visibility timeout, to be notified then')
 })
