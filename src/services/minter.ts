@@ -1,4 +1,5 @@
 import type { Deadline } from './deadline.js'
+import { parseDateTime } from './date-time.js'
 import type { Assignment, IdentifierStore } from './identifier-store/store.js'
 import { describeKey, type IdentifierKey } from './identifier-store/keys.js'
 import { embedCanonicalIds, findIdentifiableNodes, type IdentifiableNode } from './work-identifiers.js'
@@ -62,17 +63,6 @@ export function distinctIdentifiers(sourceIdentifiers: string[]): string[] {
   return [...new Set(sourceIdentifiers.map((id) => id.trim()))]
 }
 
-/** ISO-8601 date-time with a zone, as the pipeline writes Instants (2026-05-02T10:00:00Z). */
-const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-](\d{2}):(\d{2}))$/
-
-/** Whether the fields of an ISO_DATE_TIME match name a real time: Date.parse rolls 31 February over into March. */
-function realDateTime([, year, month, day, hour, minute, second = '0', zoneHours = '0', zoneMinutes = '0']: RegExpExecArray): boolean {
-  const y = Number(year)
-  const m = Number(month)
-  const daysInMonth = new Date(Date.UTC(y, m, 0)).getUTCDate()
-  return m >= 1 && m <= 12 && Number(day) >= 1 && Number(day) <= daysInMonth && Number(hour) < 24 && Number(minute) < 60 && Number(second) < 60 && Number(zoneHours) < 24 && Number(zoneMinutes) < 60
-}
-
 /**
  * The version a work is indexed with: the epoch milliseconds of state.sourceModifiedTime, so that
  * with external_gte an older copy never replaces a newer one (the existing pipeline's rule);
@@ -83,9 +73,8 @@ export function workVersion(work: Record<string, unknown>): { version?: number }
   const state = work.state
   const modified = typeof state === 'object' && state !== null ? (state as Record<string, unknown>).sourceModifiedTime : undefined
   if (modified === undefined || modified === null) return {}
-  const fields = typeof modified === 'string' ? ISO_DATE_TIME.exec(modified) : null
-  const millis = fields && realDateTime(fields) ? Date.parse(modified as string) : Number.NaN
-  if (!Number.isFinite(millis) || millis < 0) {
+  const millis = typeof modified === 'string' ? parseDateTime(modified) : undefined
+  if (millis === undefined || millis < 0) {
     return { reason: `state.sourceModifiedTime ${JSON.stringify(modified)} is not an ISO-8601 date-time from 1970 on` }
   }
   return { version: millis }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { Deadline } from './deadline.js'
+import { parseDateTime } from './date-time.js'
 import { DependencyUnavailableError, InvalidCursorError } from './errors.js'
 import type { MintFailure, Minter } from './minter.js'
 import { decodeCursor, encodeCursor, type CursorState, type Selection } from './reprocess-cursor.js'
@@ -111,13 +112,12 @@ export interface ReprocessDependencies {
 
 export type Reprocessor = ReturnType<typeof createReprocessor>
 
-const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?(?:Z|[+-]\d{2}:\d{2})$/
+/** A window's form: seconds given, at most milliseconds (indexed_at's precision). */
+const WINDOW_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?(?:Z|[+-]\d{2}:\d{2})$/
 
-/** Epoch ms of an ISO-8601 date-time with a zone and at most millisecond precision (indexed_at's); undefined otherwise. */
+/** Epoch ms of a real ISO-8601 date-time with a zone in WINDOW_TIME's form (date-time.ts); undefined otherwise. */
 function parseTime(text: string): number | undefined {
-  if (!ISO_DATE_TIME.test(text)) return undefined
-  const ms = Date.parse(text)
-  return Number.isFinite(ms) ? ms : undefined
+  return WINDOW_TIME.test(text) ? parseDateTime(text) : undefined
 }
 
 const describeSelection = (s: Selection) => ('full' in s ? 'the full index' : `the window [${s.window.startTime}, ${s.window.endTime})`)

@@ -12,6 +12,8 @@ t.test('npm run reprocess: bad arguments and configuration stop it with exit cod
     [['--local'], /either --start\/--end \(a window\) or --full/],
     [['--ful', '--local'], /Unknown option '--ful'/],
     [['--start', 'yesterday', '--local'], /--start "yesterday" is not an ISO-8601 date-time/],
+    // Date.parse alone would read 31 February as 3 March, and run another window than asked for.
+    [['--start', '2026-02-31T10:00:00Z', '--end', '2026-03-04T00:00:00Z', '--local'], /--start "2026-02-31T10:00:00Z" is not an ISO-8601 date-time/],
     [['--start', '2026-05-02T11:00:00Z', '--end', '2026-05-02T10:00:00Z', '--local'], /--start \(2026-05-02T11:00:00.000Z\) must be before --end/],
     [['--full', '--slices', '0', '--local'], /--slices must be an integer from 1 to 1024/],
     [['--resume', 'rr1.nonsense', '--local'], /--resume takes the token a stopped run printed/],
