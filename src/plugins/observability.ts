@@ -51,16 +51,16 @@ function processRegistry(): Registry {
   return processMetrics
 }
 
-/**
- * One log line per request (duration and outcome, with the request's correlation id and any
- * jobId), the spec's custom metrics as CloudWatch Embedded Metric Format, and Prometheus metrics.
- */
 export interface ObservabilityOptions {
   config: Config
   /** Serve the process metrics (CPU, memory, event loop, GC) on /metrics; the Lambda's app for direct invocations has no /metrics. */
   processMetrics: boolean
 }
 
+/**
+ * One log line per request (duration and outcome, with the request's correlation id and any
+ * jobId), the spec's custom metrics as CloudWatch Embedded Metric Format, and Prometheus metrics.
+ */
 export default fp(
   async (app, { config, processMetrics: withProcessMetrics }: ObservabilityOptions) => {
     // Made by the first metric, not while a cold start is still building the app.
@@ -124,21 +124,23 @@ export default fp(
         identifiers.inc({ outcome: 'failure' }, failureCount)
         superseded.inc(supersededCount)
         if (!config.EMF_METRICS) return
-        emf().addMetric('id_minter.processing_time', MetricUnit.Milliseconds, durationMs)
-        emf().addMetric('id_minter.batch_size', MetricUnit.Count, size)
-        emf().addMetric('id_minter.success_count', MetricUnit.Count, successCount)
-        emf().addMetric('id_minter.failure_count', MetricUnit.Count, failureCount)
-        emf().addMetric('id_minter.superseded_count', MetricUnit.Count, supersededCount)
-        emf().publishStoredMetrics()
+        const metrics = emf()
+        metrics.addMetric('id_minter.processing_time', MetricUnit.Milliseconds, durationMs)
+        metrics.addMetric('id_minter.batch_size', MetricUnit.Count, size)
+        metrics.addMetric('id_minter.success_count', MetricUnit.Count, successCount)
+        metrics.addMetric('id_minter.failure_count', MetricUnit.Count, failureCount)
+        metrics.addMetric('id_minter.superseded_count', MetricUnit.Count, supersededCount)
+        metrics.publishStoredMetrics()
       },
       recordDownstream({ sent, failed, requests }: DownstreamMeasurement) {
         downstreamMessages.inc({ outcome: 'sent' }, sent)
         downstreamMessages.inc({ outcome: 'failed' }, failed)
         downstreamRequests.inc(requests)
         if (!config.EMF_METRICS) return
-        emf().addMetric('id_minter.downstream_sent_count', MetricUnit.Count, sent)
-        emf().addMetric('id_minter.downstream_failed_count', MetricUnit.Count, failed)
-        emf().publishStoredMetrics()
+        const metrics = emf()
+        metrics.addMetric('id_minter.downstream_sent_count', MetricUnit.Count, sent)
+        metrics.addMetric('id_minter.downstream_failed_count', MetricUnit.Count, failed)
+        metrics.publishStoredMetrics()
       },
     })
 
