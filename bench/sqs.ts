@@ -13,6 +13,7 @@ import type { SQSEvent } from 'aws-lambda'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { localAwsEnv } from '../fixtures/local-env.js'
+import { sqsEvent } from '../fixtures/sqs-events.js'
 import { createStores, dropStores, freshStores, seedWorks, serviceEnvironment } from './environment.js'
 import { summarise } from './load.js'
 import type { Context } from './measure.js'
@@ -65,21 +66,7 @@ async function receiveAll(url: string, count: number, remove: boolean): Promise<
 /** Lambda's SQS events, BATCH_SIZE records each, from what ElasticMQ handed over. */
 function events(messages: Message[], arn: string): SQSEvent[] {
   const out: SQSEvent[] = []
-  for (let start = 0; start < messages.length; start += BATCH_SIZE) {
-    out.push({
-      Records: messages.slice(start, start + BATCH_SIZE).map((m) => ({
-        messageId: m.MessageId as string,
-        receiptHandle: m.ReceiptHandle as string,
-        body: m.Body as string,
-        attributes: m.Attributes as SQSEvent['Records'][number]['attributes'],
-        messageAttributes: {},
-        md5OfBody: m.MD5OfBody as string,
-        eventSource: 'aws:sqs',
-        eventSourceARN: arn,
-        awsRegion: localAwsEnv.AWS_REGION as string,
-      })),
-    })
-  }
+  for (let start = 0; start < messages.length; start += BATCH_SIZE) out.push(sqsEvent(messages.slice(start, start + BATCH_SIZE), { arn }))
   return out
 }
 

@@ -4,6 +4,7 @@
 import { GetQueueUrlCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs'
 import { parseArgs } from 'node:util'
 import { DEV_INPUT_QUEUE, useLocalSqs } from '../fixtures/local-env.js'
+import { snsEnvelope } from '../fixtures/sqs-events.js'
 
 const USAGE = `Usage: npm run queue:send -- [--queue URL] [--sns] SOURCE_IDENTIFIER...
 
@@ -28,7 +29,7 @@ const sqs = new SQSClient({})
 try {
   const queueUrl = parsed.values.queue ?? (await sqs.send(new GetQueueUrlCommand({ QueueName: DEV_INPUT_QUEUE }))).QueueUrl
   const bodies = parsed.positionals.map((id) =>
-    parsed.values.sns ? JSON.stringify({ Type: 'Notification', MessageId: crypto.randomUUID(), TopicArn: 'arn:aws:sns:eu-west-1:000000000000:local', Message: id, Timestamp: new Date().toISOString() }) : id,
+    parsed.values.sns ? snsEnvelope(id) : id,
   )
   let failed = 0
   for (let start = 0; start < bodies.length; start += 10) {

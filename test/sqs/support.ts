@@ -18,11 +18,13 @@ import {
 import type { SQSEvent } from 'aws-lambda'
 import { randomBytes } from 'node:crypto'
 import { localAwsEnv, useLocalSqs } from '../../fixtures/local-env.js'
+import { snsEnvelope, sqsEvent } from '../../fixtures/sqs-events.js'
 import type { Teardown } from '../helpers.js'
 
 useLocalSqs()
 
 export { localAwsEnv }
+export { snsEnvelope, sqsEvent }
 
 /** One client for the test process, for ElasticMQ. */
 export const sqs = new SQSClient({ region: localAwsEnv.AWS_REGION, endpoint: localAwsEnv.AWS_ENDPOINT_URL_SQS, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } })
@@ -87,23 +89,6 @@ export async function queueDepth(queueUrl: string): Promise<{ visible: number; i
   return { visible: Number(Attributes?.ApproximateNumberOfMessages), inFlight: Number(Attributes?.ApproximateNumberOfMessagesNotVisible) }
 }
 
-/** The event Lambda's SQS event source mapping builds from received messages (the documented record fields). */
-export function sqsEvent(messages: Message[], queue: TestQueue): SQSEvent {
-  return {
-    Records: messages.map((m) => ({
-      messageId: m.MessageId as string,
-      receiptHandle: m.ReceiptHandle as string,
-      body: m.Body as string,
-      attributes: m.Attributes as SQSEvent['Records'][number]['attributes'],
-      messageAttributes: {},
-      md5OfBody: m.MD5OfBody as string,
-      eventSource: 'aws:sqs',
-      eventSourceARN: queue.arn,
-      awsRegion: localAwsEnv.AWS_REGION as string,
-    })),
-  }
-}
-
 export interface Delivery {
   messages: Message[]
   /** The handler's answer, or the error it threw. */
@@ -136,19 +121,4 @@ export async function deliverOnce(queue: TestQueue, invoke: (event: SQSEvent) =>
     )
   }
   return { messages, outcome, failedMessageIds }
-}
-
-/** An SNS notification envelope around a message, as SNS delivers to SQS with raw message delivery off. */
-export function snsEnvelope(message: unknown): string {
-  return JSON.stringify({
-    Type: 'Notification',
-    MessageId: randomBytes(16).toString('hex'),
-    TopicArn: 'arn:aws:sns:eu-west-1:123456789012:works',
-    Message: message,
-    Timestamp: new Date().toISOString(),
-    SignatureVersion: '1',
-    Signature: 'c2lnbmF0dXJl',
-    SigningCertURL: 'https://sns.eu-west-1.amazonaws.com/cert.pem',
-    UnsubscribeURL: 'https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe',
-  })
 }
