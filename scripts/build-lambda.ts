@@ -148,6 +148,25 @@ export const LAZY_MODULES: Array<{ specifier: string; kind: 'proxy' | 'functions
  */
 export const LAZY_BUILTINS = ['http2', 'dns', 'v8']
 
+/**
+ * The source of a module whose exports are a Proxy over what `loader` (an expression) returns,
+ * evaluated on the first use of any property; `get` answers the property read first.
+ */
+function proxyStandIn(loader: string, get = 'load()[key]'): string {
+  return [
+    `let loaded;\nconst load = () => (loaded ??= ${loader});`,
+    'module.exports = new Proxy({}, {',
+    `  get: (_, key) => ${get},`,
+    '  has: (_, key) => key in load(),',
+    '  ownKeys: () => Reflect.ownKeys(load()),',
+    '  getOwnPropertyDescriptor: (_, key) => {',
+    '    const descriptor = Reflect.getOwnPropertyDescriptor(load(), key);',
+    '    return descriptor && { ...descriptor, configurable: true };',
+    '  },',
+    '});',
+  ].join('\n')
+}
+
 function lazyBuiltins(): Plugin {
   const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`)
   return {
@@ -159,18 +178,7 @@ function lazyBuiltins(): Plugin {
         return args.namespace === 'lazy-builtin' ? { path, external: true } : { path, namespace: 'lazy-builtin' }
       })
       b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
-        contents: [
-          `let loaded;\nconst load = () => (loaded ??= require(${JSON.stringify(args.path)}));`,
-          'module.exports = new Proxy({}, {',
-          '  get: (_, key) => load()[key],',
-          '  has: (_, key) => key in load(),',
-          '  ownKeys: () => Reflect.ownKeys(load()),',
-          '  getOwnPropertyDescriptor: (_, key) => {',
-          '    const descriptor = Reflect.getOwnPropertyDescriptor(load(), key);',
-          '    return descriptor && { ...descriptor, configurable: true };',
-          '  },',
-          '});',
-        ].join('\n'),
+        contents: proxyStandIn(`require(${JSON.stringify(args.path)})`),
         loader: 'js',
         resolveDir: root,
       }))
@@ -189,7 +197,7 @@ interface LazyModule {
 
 function lazyStandIn(lazy: LazyModule): string {
   const real = createRequire(lazy.resolved)(lazy.resolved) as Record<string, unknown>
-  const load = `let loaded;\nconst load = () => (loaded ??= __idm_lazy(${JSON.stringify(lazy.file)}));`
+  const loader = `__idm_lazy(${JSON.stringify(lazy.file)})`
   if (lazy.kind === 'functions') {
     const names = Object.keys(real)
     const notFunctions = names.filter((name) => typeof real[name] !== 'function')
@@ -197,7 +205,7 @@ function lazyStandIn(lazy: LazyModule): string {
       throw new Error(`${lazy.specifier}: ${notFunctions.join(', ')} cannot be stood in for by functions`)
     }
     return [
-      load,
+      `let loaded;\nconst load = () => (loaded ??= ${loader});`,
       'const stand = (name) => {',
       '  const f = function (...args) {',
       '    const real = load()[name];',
@@ -212,18 +220,7 @@ function lazyStandIn(lazy: LazyModule): string {
   if (typeof real !== 'object' || real === null) throw new Error(`${lazy.specifier} exports a ${typeof real}: a Proxy cannot stand in for it`)
   // __esModule decides how importers see the module; answer it without loading anything.
   const esModule = real.__esModule === true
-  return [
-    load,
-    'module.exports = new Proxy({}, {',
-    `  get: (_, key) => (key === '__esModule' ? ${esModule ? 'true' : 'undefined'} : load()[key]),`,
-    '  has: (_, key) => key in load(),',
-    '  ownKeys: () => Reflect.ownKeys(load()),',
-    '  getOwnPropertyDescriptor: (_, key) => {',
-    '    const descriptor = Reflect.getOwnPropertyDescriptor(load(), key);',
-    '    return descriptor && { ...descriptor, configurable: true };',
-    '  },',
-    '});',
-  ].join('\n')
+  return proxyStandIn(loader, `(key === '__esModule' ? ${esModule ? 'true' : 'undefined'} : load()[key])`)
 }
 
 /** Replaces the LAZY_MODULES with stand-ins, collecting what each importer would have loaded. */
