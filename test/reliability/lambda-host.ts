@@ -124,7 +124,7 @@ export async function startLambdaHost(env: Record<string, string>): Promise<Lamb
   }
 }
 
-/** The environment a Lambda container needs to use a test's own database and indices. */
+/** The environment a Lambda container or a server process needs to use a test's own database and indices (overrides last). */
 export function lambdaEnv(config: {
   IDENTIFIERS_DATABASE: string
   es_source_index: string

@@ -9,9 +9,9 @@
 import net from 'node:net'
 import t from 'tap'
 import { makeWork } from '../../fixtures/works.js'
-import { localEnv } from '../../fixtures/local-env.js'
 import { isolatedConfig, prepareStores } from '../helpers.js'
 import { createQueue, drainBodies, localAwsEnv, queueDepth, sendBodies } from '../sqs/support.js'
+import { lambdaEnv } from './lambda-host.js'
 import { TcpProxy } from './proxy.js'
 import { directDatabase, eventually, freePort, rowKey, startServerProcess, within, workKeys } from './support.js'
 
@@ -31,21 +31,16 @@ t.test('SIGTERM with an SQS batch in flight: the batch finishes and is deleted, 
   await sendBodies(input.url, works.map((w) => w.id))
   const held = proxy.holdNext((c) => /^select .* from `identifiers`/is.test(c.sql ?? ''))
 
-  const server = startServerProcess(t, {
-    ...localEnv,
+  const server = startServerProcess(t, lambdaEnv(config, {
     ...localAwsEnv,
-    IDENTIFIERS_DATABASE: config.IDENTIFIERS_DATABASE,
-    es_source_index: config.es_source_index,
-    es_identified_index: config.es_identified_index,
     db_port: String(proxy.port),
-    APPLY_MIGRATIONS: 'true',
     PORT: String(port),
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
     queue_url: input.url,
     use_downstream: 'sqs',
     downstream_queue_url: downstream.url,
-  })
+  }))
   const { child, exited } = server
 
   const connection = await within(held, 60_000, 'a batch reaching the database').catch((error: Error) => {
@@ -93,20 +88,15 @@ t.test('SIGTERM while a batch spends its whole budget (a silent downstream queue
   await es.bulk({ refresh: true, operations: [{ index: { _index: config.es_source_index, _id: work.id } }, work.work] })
   await sendBodies(input.url, [work.id])
 
-  const server = startServerProcess(t, {
-    ...localEnv,
+  const server = startServerProcess(t, lambdaEnv(config, {
     ...localAwsEnv,
-    IDENTIFIERS_DATABASE: config.IDENTIFIERS_DATABASE,
-    es_source_index: config.es_source_index,
-    es_identified_index: config.es_identified_index,
-    APPLY_MIGRATIONS: 'true',
     PORT: String(await freePort()),
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
     queue_url: input.url,
     use_downstream: 'sqs',
     downstream_queue_url: `http://127.0.0.1:${silentPort}/000000000000/silent`,
-  })
+  }))
   const minted = await eventually(async () => server.output().includes('"msg":"sqs chunk minted"'), 60_000, 50)
   if (!minted) t.comment(server.output().slice(-3000))
   t.ok(minted, 'the batch is minted and now waits on its notifications')

@@ -6,8 +6,8 @@
  */
 import t from 'tap'
 import { makeWork } from '../../fixtures/works.js'
-import { localEnv } from '../../fixtures/local-env.js'
 import { isolatedConfig, prepareStores } from '../helpers.js'
+import { lambdaEnv } from './lambda-host.js'
 import { TcpProxy } from './proxy.js'
 import { directDatabase, eventually, freePort, startServerProcess, within } from './support.js'
 
@@ -27,17 +27,12 @@ t.test('SIGTERM lets requests in flight complete with 200, then the process exit
   )
   await es.bulk({ refresh: true, operations: batches.flat().flatMap(({ id, work }) => [{ index: { _index: config.es_source_index, _id: id } }, work]) })
 
-  const server = startServerProcess(t, {
-    ...localEnv,
-    IDENTIFIERS_DATABASE: config.IDENTIFIERS_DATABASE,
-    es_source_index: config.es_source_index,
-    es_identified_index: config.es_identified_index,
+  const server = startServerProcess(t, lambdaEnv(config, {
     db_port: String(proxy.port),
-    APPLY_MIGRATIONS: 'true',
     PORT: String(port),
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
-  })
+  }))
   const { child, exited } = server
 
   const up = await eventually(async () => (await fetch(`${base}/health`)).status === 200, 60_000, 200)
