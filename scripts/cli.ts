@@ -35,32 +35,30 @@ export function usageError(message: string, usage: string): never {
 }
 
 /**
- * The database configuration of an operator command: the environment's, validated as the service
- * validates it, so that a missing variable stops the command with one line naming it. `--local`
- * fills unset variables with the defaults of `npm run services` (dev and test only): a forgotten
- * variable must never quietly point a command at localhost's root.
+ * The configuration `load` reads from the environment, validated as the service validates it, so
+ * that a missing variable stops the command with one line naming it (and exit code `exitCode`).
+ * `--local` fills unset variables with the defaults of `npm run services` (dev and test only): a
+ * forgotten variable must never quietly point a command at localhost's root.
  */
-export function operatorDatabaseConfig(local: boolean): DatabaseConfig {
+function operatorSettings<T>(load: (env: NodeJS.ProcessEnv) => T, local: boolean, exitCode: number): T {
   try {
-    return loadDatabaseConfig(local ? localEnvironment() : process.env)
+    return load(local ? localEnvironment() : process.env)
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
     process.stderr.write(`${error.message} (for the local services of npm run services, add --local)\n`)
-    process.exit(1)
+    process.exit(exitCode)
   }
+}
+
+/** The database configuration of an operator command (db:migrate, db:import); exit code 1 when it is wrong. */
+export function operatorDatabaseConfig(local: boolean): DatabaseConfig {
+  return operatorSettings(loadDatabaseConfig, local, 1)
 }
 
 /**
  * The whole configuration, for a command that reads and writes as the service does (npm run
- * reprocess): validated as the service validates it, `--local` as for operatorDatabaseConfig.
- * A configuration error stops the command with exit code 2, the code for bad input.
+ * reprocess). A configuration error stops the command with exit code 2, the code for bad input.
  */
 export function operatorConfig(local: boolean): Config {
-  try {
-    return loadConfig(local ? localEnvironment() : process.env)
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error
-    process.stderr.write(`${error.message} (for the local services of npm run services, add --local)\n`)
-    process.exit(2)
-  }
+  return operatorSettings(loadConfig, local, 2)
 }
